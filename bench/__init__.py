@@ -1,0 +1,1 @@
+"""Benchmarks: each takes corpus paths and prints figures next to their floor."""

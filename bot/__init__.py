@@ -1,0 +1,1 @@
+"""Discord bot that asks the Newsdesk API."""

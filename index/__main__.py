@@ -1,0 +1,5 @@
+"""`python -m index` runs the `newsdesk` command."""
+
+from index.cli import main
+
+main()

@@ -1,0 +1,1 @@
+"""Turn retrieved articles into a short answer with numbered, verbatim citations."""

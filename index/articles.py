@@ -1,0 +1,391 @@
+"""Read article files of every supported format into `Article`s, or say why a file was skipped."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+from index.errors import InvalidArticle, SourceNotFound
+
+SUPPORTED_SUFFIXES = {".txt", ".md", ".markdown", ".html", ".htm", ".json", ".jsonl"}
+NOT_ARTICLES = re.compile(r"^(readme|license|licence|changelog|copying)(\.|$)", re.IGNORECASE)
+"""Documentation files that sit beside articles in a corpus folder; never indexed."""
+
+BOILERPLATE_TAIL = {
+    "source link",
+    "read more",
+    "advertisement",
+    "share this article",
+    "related articles",
+    "continue reading",
+}
+BYLINE = re.compile(r"^\s*By\s+(?P<names>[^\n]{2,120})$")
+TEXT_KEYS = ("text", "body", "content")
+KNOWN_KEYS = {"id", "title", "url", "published_at", "authors", "author", "source", *TEXT_KEYS}
+
+
+@dataclass
+class Article:
+    """One news article with the metadata Newsdesk keeps for it."""
+
+    id: str
+    title: str
+    text: str
+    url: str | None = None
+    published_at: str | None = None
+    authors: list[str] = field(default_factory=list)
+    source: str | None = None
+    extra: dict[str, str | int | float | bool] = field(default_factory=dict)
+
+    @property
+    def content_hash(self) -> str:
+        """Digest of everything that ends up in the index; equal hashes mean nothing to redo."""
+        payload = json.dumps(
+            [
+                self.title,
+                self.text,
+                self.url,
+                self.published_at,
+                self.authors,
+                self.source,
+                sorted(self.extra.items()),
+            ],
+            ensure_ascii=False,
+        )
+        return hashlib.sha256(payload.encode("utf-8")).hexdigest()
+
+
+@dataclass
+class Skipped:
+    """A file (or line of a file) that could not be read as an article, and why."""
+
+    path: str
+    reason: str
+
+
+# --------------------------------------------------------------------------- field helpers
+
+
+def normalise_date(value: Any) -> str | None:
+    """An ISO-8601 string for a date-like value, or None when it cannot be understood."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    text = str(value).strip()
+    try:
+        return date.fromisoformat(text).isoformat()
+    except ValueError:
+        pass
+    try:
+        return datetime.fromisoformat(text.replace("Z", "+00:00")).isoformat()
+    except ValueError:
+        return None
+
+
+def split_authors(value: Any) -> list[str]:
+    """Authors from a list or a byline-style string ("A, B and C")."""
+    if value is None:
+        return []
+    if isinstance(value, list | tuple):
+        return [str(a).strip() for a in value if str(a).strip()]
+    parts = re.split(r",|;|\band\b|&", str(value))
+    return [p.strip() for p in parts if p.strip()]
+
+
+def flat_value(value: Any) -> str | int | float | bool | None:
+    """A value Chroma metadata can hold: scalars as they are, lists joined, the rest as JSON."""
+    if value is None or isinstance(value, str | int | float | bool):
+        return value
+    if isinstance(value, list | tuple):
+        return ", ".join(str(v) for v in value)
+    return json.dumps(value, ensure_ascii=False, default=str)
+
+
+def strip_boilerplate(lines: list[str]) -> list[str]:
+    """Drop trailing blank lines and known boilerplate lines such as "Source link"."""
+    while lines and (not lines[-1].strip() or lines[-1].strip().lower() in BOILERPLATE_TAIL):
+        lines.pop()
+    return lines
+
+
+def clean_text(text: str) -> str:
+    """Normalise newlines and trim each line's trailing spaces; keep paragraphs."""
+    lines = [line.rstrip() for line in text.replace("\r\n", "\n").replace("\r", "\n").split("\n")]
+    return "\n".join(strip_boilerplate(lines)).strip()
+
+
+def from_record(record: dict[str, Any], default_id: str, where: str) -> Article:
+    """An Article from a JSON object with fields id, title, text|body|content, url, ..."""
+    if not isinstance(record, dict):
+        raise InvalidArticle(f"{where}: expected a JSON object, got {type(record).__name__}")
+    text = next((record[k] for k in TEXT_KEYS if isinstance(record.get(k), str)), "")
+    text = clean_text(text)
+    title = str(record.get("title") or "").strip()
+    if not text:
+        raise InvalidArticle(f"{where}: no text (expected a non-empty 'text', 'body' or 'content')")
+    extra = {
+        k: v
+        for k, v in ((k, flat_value(v)) for k, v in record.items() if k not in KNOWN_KEYS)
+        if v is not None and v != ""
+    }
+    return Article(
+        id=str(record.get("id") or default_id).strip(),
+        title=title or first_words(text),
+        text=text,
+        url=(str(record["url"]).strip() or None) if record.get("url") else None,
+        published_at=normalise_date(record.get("published_at") or record.get("date")),
+        authors=split_authors(record.get("authors") or record.get("author")),
+        source=str(record["source"]).strip() if record.get("source") else None,
+        extra=extra,
+    )
+
+
+def first_words(text: str, limit: int = 80) -> str:
+    """A stand-in title: the first sentence or words of the text."""
+    first = re.split(r"(?<=[.!?])\s", text.strip(), maxsplit=1)[0]
+    return first if len(first) <= limit else first[:limit].rsplit(" ", 1)[0] + "…"
+
+
+# --------------------------------------------------------------------------- decoding
+
+
+def decode(data: bytes) -> str:
+    """Text from bytes: UTF-8 (with or without BOM), else Windows-1252, else Latin-1."""
+    for encoding in ("utf-8-sig", "cp1252"):
+        try:
+            return data.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+    return data.decode("latin-1")
+
+
+def looks_binary(data: bytes) -> bool:
+    """True for data that is not text: NUL bytes or mostly control characters."""
+    head = data[:8192]
+    if b"\x00" in head:
+        return True
+    control = sum(1 for b in head if b < 32 and b not in (9, 10, 12, 13))
+    return bool(head) and control / len(head) > 0.05
+
+
+# --------------------------------------------------------------------------- per-format readers
+
+
+def read_plain(text: str, default_id: str, stem: str) -> Article:
+    """A .txt article: optional YAML front matter, headline first line, optional `By` byline."""
+    meta: dict[str, Any] = {}
+    if text.startswith("---"):
+        meta, text = parse_front_matter(text)
+    lines = clean_text(text).split("\n")
+    title = str(meta.get("title") or "").strip()
+    authors = split_authors(meta.get("authors") or meta.get("author"))
+
+    def pop_blank() -> None:
+        while lines and not lines[0].strip():
+            lines.pop(0)
+
+    pop_blank()
+    if not title and lines and not BYLINE.match(lines[0]):
+        title = lines.pop(0).strip()
+        pop_blank()
+    if lines and (match := BYLINE.match(lines[0])):
+        authors = authors or split_authors(match["names"])
+        lines.pop(0)
+        pop_blank()
+    body = "\n".join(lines).strip()
+    record = {**meta, "title": title or stem, "text": body, "authors": authors}
+    return from_record(record, default_id, default_id)
+
+
+def parse_front_matter(text: str) -> tuple[dict[str, Any], str]:
+    """YAML front matter and the rest of the text."""
+    import frontmatter
+
+    try:
+        post = frontmatter.loads(text)
+    except Exception as exc:  # the YAML library raises many types
+        raise InvalidArticle(f"front matter is not valid YAML ({exc.__class__.__name__})") from exc
+    return dict(post.metadata), post.content
+
+
+def read_markdown(text: str, default_id: str, stem: str) -> Article:
+    """A Markdown article: YAML front matter for metadata; a leading `# ` heading as title."""
+    meta, body = parse_front_matter(text)
+    body = body.lstrip()
+    title = str(meta.get("title") or "").strip()
+    if body.startswith("# "):
+        heading, _, body = body.partition("\n")
+        title = title or heading[2:].strip()
+    record = {**meta, "title": title or stem, "text": body}
+    return from_record(record, default_id, default_id)
+
+
+def read_html(raw: str, default_id: str, stem: str) -> Article:
+    """An HTML page: trafilatura extracts main text and metadata; hidden elements are removed."""
+    import trafilatura
+
+    document = trafilatura.bare_extraction(
+        strip_hidden(raw), with_metadata=True, include_comments=False, deduplicate=False
+    )
+    if document is None or not (document.text or "").strip():
+        raise InvalidArticle("no readable article text found in the HTML")
+    title = (document.title or "").strip()
+    text = document.text.strip()
+    if title and text.startswith(title):
+        text = text[len(title) :].lstrip()
+    record = {
+        "title": title or stem,
+        "text": text,
+        "url": document.url,
+        "published_at": document.date,
+        "authors": split_authors(document.author),
+        "source": document.sitename,
+    }
+    return from_record(record, default_id, default_id)
+
+
+HIDDEN_STYLE = re.compile(r"display\s*:\s*none|visibility\s*:\s*hidden", re.IGNORECASE)
+
+
+def strip_hidden(raw: str) -> str:
+    """HTML without elements a reader cannot see (hidden attribute, aria-hidden, display:none)."""
+    import lxml.html
+
+    try:
+        tree = lxml.html.document_fromstring(raw)
+    except Exception:  # lxml raises ParserError or ValueError for junk; trafilatura copes
+        return raw
+    for element in tree.iter():
+        if not isinstance(element.tag, str):
+            continue
+        style = element.get("style") or ""
+        if (
+            element.get("hidden") is not None
+            or element.get("aria-hidden") == "true"
+            or HIDDEN_STYLE.search(style)
+            or element.tag in ("template", "noscript")
+        ):
+            element.drop_tree()
+    return lxml.html.tostring(tree, encoding="unicode")
+
+
+# --------------------------------------------------------------------------- files and folders
+
+
+def read_file(path: Path, rel_id: str, max_bytes: int) -> Iterator[Article | Skipped]:
+    """Every article in one file, or a `Skipped` for each part that could not be read."""
+    try:
+        size = path.stat().st_size
+        if size > max_bytes:
+            yield Skipped(rel_id, f"file is {size:,} bytes, over the {max_bytes:,}-byte limit")
+            return
+        data = path.read_bytes()
+    except OSError as exc:
+        yield Skipped(rel_id, f"cannot read file ({exc.strerror or exc})")
+        return
+    if not data.strip():
+        yield Skipped(rel_id, "empty file")
+        return
+    if looks_binary(data):
+        yield Skipped(rel_id, "binary file, not text")
+        return
+    text = decode(data)
+    suffix = path.suffix.lower()
+    stem = path.stem.replace("-", " ").replace("_", " ").strip().capitalize()
+    try:
+        if suffix == ".jsonl":
+            yield from read_jsonl(text, rel_id)
+        elif suffix == ".json":
+            yield from read_json(text, rel_id)
+        elif suffix in (".md", ".markdown"):
+            yield read_markdown(text, rel_id, stem)
+        elif suffix in (".html", ".htm"):
+            yield read_html(text, rel_id, stem)
+        else:
+            yield read_plain(text, rel_id, stem)
+    except InvalidArticle as exc:
+        yield Skipped(rel_id, str(exc))
+
+
+def read_json(text: str, rel_id: str) -> Iterator[Article | Skipped]:
+    """A .json file: one article object or a list of them."""
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        yield Skipped(rel_id, f"invalid JSON at line {exc.lineno}: {exc.msg}")
+        return
+    if isinstance(data, dict):
+        yield from_record(data, rel_id, rel_id)
+        return
+    if not isinstance(data, list):
+        yield Skipped(rel_id, "JSON must be an article object or a list of them")
+        return
+    for i, item in enumerate(data):
+        where = f"{rel_id}[{i}]"
+        try:
+            yield from_record(item, where, where)
+        except InvalidArticle as exc:
+            yield Skipped(where, str(exc))
+
+
+def read_jsonl(text: str, rel_id: str) -> Iterator[Article | Skipped]:
+    """A .jsonl file: one article object per line; broken lines are skipped one by one."""
+    for number, line in enumerate(text.split("\n"), start=1):
+        if not line.strip():
+            continue
+        where = f"{rel_id}:{number}"
+        try:
+            yield from_record(json.loads(line), where, where)
+        except json.JSONDecodeError as exc:
+            yield Skipped(where, f"invalid JSON: {exc.msg}")
+        except InvalidArticle as exc:
+            yield Skipped(where, str(exc))
+
+
+def iter_source(source: Path, max_bytes: int) -> Iterator[Article | Skipped]:
+    """Every article under a source: a folder (recursively), or a single file."""
+    if not source.exists():
+        raise SourceNotFound(f"no such file or folder: {source}")
+    if source.is_file():
+        yield from read_file(source, source.name, max_bytes)
+        return
+    root = source.resolve()
+    for path, rel, problem in walk_files(root):
+        if problem:
+            yield Skipped(rel, problem)
+        else:
+            yield from read_file(path, rel, max_bytes)
+
+
+def walk_files(root: Path) -> Iterable[tuple[Path, str, str | None]]:
+    """Article files under root in a stable order, as (path, relative id, problem or None).
+
+    Hidden files and folders, documentation files and unsupported suffixes are left out;
+    a symlink is read only when it resolves to a file inside root.
+    """
+    for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
+        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+        for name in sorted(filenames):
+            if name.startswith(".") or NOT_ARTICLES.match(name):
+                continue
+            path = Path(dirpath) / name
+            if path.suffix.lower() not in SUPPORTED_SUFFIXES:
+                continue
+            rel = path.relative_to(root).as_posix()
+            if path.is_symlink():
+                target = path.resolve()
+                if not target.is_relative_to(root):
+                    yield path, rel, "symlink points outside the source"
+                    continue
+                if not target.is_file():
+                    yield path, rel, "symlink does not point to a file"
+                    continue
+            yield path, rel, None

@@ -1,0 +1,175 @@
+"""The `newsdesk` command: ingest articles, ask questions, show stats (and serve the API)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskProgressColumn,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+from rich.table import Table
+
+from index.config import Settings
+from index.errors import NewsdeskError
+
+app = typer.Typer(
+    help="Newsdesk: ask questions about news articles and get answers with verbatim citations.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+out = Console()
+err = Console(stderr=True)
+
+JsonFlag = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
+
+
+def open_engine(settings: Settings):  # type: ignore[no-untyped-def]
+    """Load the engine (model, index) with a spinner on a terminal."""
+    from index.engine import Engine
+
+    with err.status("Loading the embedding model and index…", spinner="dots"):
+        return Engine(settings)
+
+
+@contextmanager
+def progress_bar(enabled: bool) -> Iterator[object]:
+    """A rich progress bar reporting articles/s and ETA, or nothing when not on a terminal."""
+    if not enabled:
+        yield None
+        return
+    bar = Progress(
+        TextColumn("[bold]Embedding"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TaskProgressColumn(),
+        TextColumn("{task.fields[rate]} articles/s"),
+        TimeElapsedColumn(),
+        TextColumn("ETA"),
+        TimeRemainingColumn(),
+        console=err,
+        transient=True,
+    )
+    task = bar.add_task("sync", total=None, rate="-")
+
+    def update(done: int, total: int) -> None:
+        elapsed = bar.tasks[0].elapsed or 0.0
+        rate = f"{done / elapsed:.1f}" if elapsed > 0 and done else "-"
+        bar.update(task, completed=done, total=total or None, rate=rate)
+
+    with bar:
+        yield update
+
+
+@app.command()
+def ingest(
+    paths: Annotated[
+        list[Path],
+        typer.Argument(
+            help="Folders, files or .jsonl files of articles. Each is a source the index will "
+            "mirror: new articles are added, changed ones re-embedded, vanished ones removed."
+        ),
+    ],
+    as_json: JsonFlag = False,
+) -> None:
+    """Sync article sources into the index, embedding only what changed."""
+    settings = Settings()
+    for path in paths:
+        if not path.exists():
+            raise NewsdeskError(f"no such file or folder: {path}")
+    engine = open_engine(settings)
+    with progress_bar(sys.stderr.isatty() and not as_json) as update:
+        report = engine.sync(paths, update)  # type: ignore[arg-type]
+    if as_json:
+        out.print_json(json.dumps(report.to_dict()))
+        return
+    out.print(
+        f"[green]{report.added} added[/], {report.updated} updated, {report.removed} removed, "
+        f"{report.unchanged} unchanged, {len(report.skipped)} skipped "
+        f"({report.chunks_added} chunks added, {report.chunks_removed} removed) "
+        f"in {report.seconds:.1f}s"
+    )
+    for item in report.skipped[:20]:
+        out.print(f"  [yellow]skipped[/] {item['path']}: {item['reason']}")
+    if len(report.skipped) > 20:
+        out.print(f"  … and {len(report.skipped) - 20} more (see --json)")
+
+
+@app.command()
+def ask(
+    question: Annotated[str, typer.Argument(help="The question, in plain words.")],
+    top_k: Annotated[
+        int | None, typer.Option("--top-k", min=1, max=20, help="Cite at most this many articles.")
+    ] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Answer a question from the indexed articles, with numbered citations.
+
+    On an empty index, the seed articles (seeds/) are indexed first.
+    """
+    settings = Settings()
+    engine = open_engine(settings)
+    seeded = engine.seed_if_empty()
+    if seeded is not None and not as_json:
+        err.print(f"[dim]Index was empty: indexed {seeded.added} seed article(s) first.[/]")
+    answer = engine.ask(question, top_k=top_k)
+    if as_json:
+        out.print_json(answer.model_dump_json())
+        return
+    style = "" if answer.answered else "yellow"
+    out.print(answer.answer, style=style, highlight=False)
+    for c in answer.citations:
+        when = f", {c.published_at[:10]}" if c.published_at else ""
+        where = f" — {c.url}" if c.url else ""
+        out.print(f"\n[bold][{c.n}][/] {c.title} ({c.article_id}{when}){where}", highlight=False)
+        out.print(f"    “{c.quote}”", style="dim", highlight=False)
+
+
+@app.command()
+def stats(as_json: JsonFlag = False) -> None:
+    """Show how many articles and chunks are indexed, from which sources, with which model."""
+    engine = open_engine(Settings())
+    info = engine.stats()
+    if as_json:
+        out.print_json(json.dumps(info))
+        return
+    table = Table(show_header=False, box=None)
+    for key in ("articles", "chunks", "model", "index", "last_sync"):
+        table.add_row(key, str(info[key]))
+    for origin, count in sorted(info["sources"].items()):
+        table.add_row("source", f"{origin} ({count} articles)")
+    out.print(table)
+
+
+def main() -> None:
+    """Entry point: run the CLI, turning Newsdesk's errors into one sentence and exit code 1."""
+    from pydantic import ValidationError
+
+    try:
+        app()
+    except NewsdeskError as exc:
+        err.print(f"[red]error:[/] {exc}", highlight=False)
+        raise SystemExit(1) from None
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"NEWSDESK_{'_'.join(str(p) for p in e['loc']).upper()}: {e['msg']}"
+            for e in exc.errors()
+        )
+        err.print(f"[red]error:[/] invalid setting: {problems}", highlight=False)
+        raise SystemExit(1) from None
+    except KeyboardInterrupt:
+        err.print("interrupted")
+        raise SystemExit(130) from None

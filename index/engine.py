@@ -1,0 +1,107 @@
+"""Newsdesk's engine: one object that syncs, retrieves and answers; the CLI, API and bot use it."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from llama_index.core.embeddings import BaseEmbedding
+from llama_index.core.schema import QueryBundle
+
+from index.answer.extractive import ExtractiveAnswerer
+from index.answer.models import NOT_FOUND, Answer
+from index.articles import Article
+from index.config import Settings
+from index.embeddings import build_embedder
+from index.errors import InvalidQuestion
+from index.lexical import KeywordIndexCache
+from index.retrieval import Filters, HybridRetriever
+from index.store import Store, writer_lock
+from index.sync import Indexer, Progress, SyncReport
+
+MAX_QUESTION_CHARS = 2000
+
+
+class Engine:
+    """Everything loaded once: embedding model, Chroma collections, keyword index, answerer."""
+
+    def __init__(self, settings: Settings, embedder: BaseEmbedding | None = None) -> None:
+        self.settings = settings
+        self.embedder = embedder or build_embedder(settings)
+        dim = len(self.embedder.get_query_embedding("dimension probe"))
+        self.store = Store(settings, settings.embed_model, dim)
+        self.indexer = Indexer(settings, self.store, self.embedder)
+        self.keywords = KeywordIndexCache(self.store, settings.data_dir / "keyword-index")
+        self.retriever = HybridRetriever(self.store, self.embedder, self.keywords)
+        self.answerer = ExtractiveAnswerer(idf=lambda term: self.keywords.get().idf(term))
+        self._write = threading.Lock()
+
+    # ----------------------------------------------------------------- writing
+
+    @contextmanager
+    def writing(self) -> Iterator[None]:
+        """Hold the single-writer lock (across processes, and across threads of this one)."""
+        with self._write, writer_lock(self.settings.data_dir):
+            yield
+
+    def sync(self, sources: list[Path], progress: Progress | None = None) -> SyncReport:
+        """Make the index mirror each source in turn; one report for all."""
+        report = SyncReport()
+        with self.writing():
+            for source in sources:
+                report.merge(self.indexer.sync(source, progress))
+        return report
+
+    def upsert(self, article: Article) -> SyncReport:
+        """Add or replace one article; answerable when this returns."""
+        with self.writing():
+            return self.indexer.upsert(article)
+
+    def delete(self, article_id: str) -> None:
+        """Remove one article."""
+        with self.writing():
+            self.indexer.delete(article_id)
+
+    def seed_if_empty(self) -> SyncReport | None:
+        """Index the seed folder when the index holds no article yet (the first `ask`)."""
+        if self.store.counts()["articles"] or not self.settings.seed_dir.is_dir():
+            return None
+        return self.sync([self.settings.seed_dir])
+
+    # ----------------------------------------------------------------- reading
+
+    def ask(
+        self, question: str, top_k: int | None = None, filters: Filters | None = None
+    ) -> Answer:
+        """Answer a question from the indexed articles, with numbered verbatim citations."""
+        question = " ".join(question.split())
+        if not question:
+            raise InvalidQuestion("the question is empty")
+        if len(question) > MAX_QUESTION_CHARS:
+            raise InvalidQuestion(f"the question is over {MAX_QUESTION_CHARS} characters")
+        top_k = top_k or self.settings.top_k
+        query = QueryBundle(question)
+        hits = self.retriever.retrieve_articles(query, filters or Filters(), k=max(top_k, 5))
+        if not hits:
+            return Answer(question=question, answer=NOT_FOUND, answered=False)
+        texts = self.store.texts([h.article_id for h in hits])
+        return self.answerer.answer(question, hits, texts, top_k)
+
+    def stats(self) -> dict[str, Any]:
+        """Articles, chunks, sources, model and where the index lives."""
+        records = self.store.records()
+        origins: dict[str, int] = {}
+        for meta in records.values():
+            origins[meta.get("origin", "?")] = origins.get(meta.get("origin", "?"), 0) + 1
+        last = max((m.get("indexed_at", "") for m in records.values()), default="") or None
+        return {
+            **self.store.counts(),
+            "sources": origins,
+            "model": self.settings.embed_model,
+            "index": self.store.location,
+            "data_dir": str(self.settings.data_dir),
+            "last_sync": last,
+        }

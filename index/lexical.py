@@ -1,0 +1,185 @@
+"""Keyword search over chunks with bm25s, persisted per index generation and rebuilt when stale."""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import re
+import shutil
+import threading
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+
+from index.store import Store
+
+log = logging.getLogger(__name__)
+WORD = re.compile(r"(?u)\b\w\w+\b")
+
+
+@lru_cache(maxsize=1)
+def _stemmer():  # type: ignore[no-untyped-def]
+    import Stemmer
+
+    return Stemmer.Stemmer("english")
+
+
+QUESTION_WORDS = {
+    "why",
+    "how",
+    "what",
+    "when",
+    "where",
+    "who",
+    "whom",
+    "whose",
+    "which",
+    "did",
+    "does",
+    "do",
+    "done",
+    "has",
+    "had",
+    "have",
+    "its",
+    "it's",
+    "s",
+    "much",
+    "many",
+    "according",
+}
+
+
+@lru_cache(maxsize=1)
+def stopwords() -> frozenset[str]:
+    """bm25s's English stopwords plus question words, which say nothing about the topic."""
+    from bm25s.stopwords import STOPWORDS_EN
+
+    return frozenset(STOPWORDS_EN) | QUESTION_WORDS
+
+
+def terms(text: str) -> list[str]:
+    """Stemmed, lower-cased content words, as the keyword index sees them."""
+    stop = stopwords()
+    words = [w for w in WORD.findall(text.lower()) if w not in stop]
+    return _stemmer().stemWords(words)
+
+
+class KeywordIndex:
+    """BM25 over chunk texts (with their article titles); knows each term's document frequency."""
+
+    def __init__(self, chunk_ids: list[str], retriever: object, vocab: dict[str, int]) -> None:
+        self.chunk_ids = chunk_ids
+        self.retriever = retriever
+        self.vocab = vocab
+        indptr = np.asarray(retriever.scores["indptr"])  # type: ignore[attr-defined]
+        df = np.diff(indptr)
+        self.df = {term: int(df[i]) for term, i in vocab.items() if i < len(df)}
+        self.n_docs = max(len(chunk_ids), 1)
+
+    @classmethod
+    def build(cls, store: Store) -> KeywordIndex:
+        """Index every chunk currently in the store."""
+        import bm25s
+
+        ids: list[str] = []
+        corpus: list[list[str]] = []
+        titles: dict[str, str] = {}
+        for page_ids, texts in store.chunk_texts():
+            article_ids = [cid.rsplit("#", 1)[0] for cid in page_ids]
+            missing = [a for a in set(article_ids) if a not in titles]
+            if missing:
+                records = store.records_by_id(missing)
+                titles.update({a: m.get("title", "") for a, m in records.items()})
+            for cid, aid, text in zip(page_ids, article_ids, texts, strict=True):
+                ids.append(cid)
+                corpus.append(terms(f"{titles.get(aid, '')}\n{text}"))
+        vocab: dict[str, int] = {}
+        token_ids = [[vocab.setdefault(t, len(vocab)) for t in doc] for doc in corpus]
+        retriever = bm25s.BM25()
+        if token_ids:
+            retriever.index((token_ids, vocab), show_progress=False)
+        return cls(ids, retriever, vocab)
+
+    def idf(self, term: str) -> float:
+        """Inverse document frequency; terms absent from the corpus get the highest value."""
+        df = self.df.get(term, 0)
+        return math.log(1 + (self.n_docs - df + 0.5) / (df + 0.5))
+
+    def search(self, query: str, k: int) -> list[tuple[str, float]]:
+        """The k best chunks for a query as (chunk id, BM25 score), best first."""
+        query_ids = [self.vocab[t] for t in terms(query) if t in self.vocab]
+        if not query_ids or not self.chunk_ids:
+            return []
+        k = min(k, len(self.chunk_ids))
+        docs, scores = self.retriever.retrieve(  # type: ignore[attr-defined]
+            [query_ids], k=k, show_progress=False, n_threads=1
+        )
+        return [
+            (self.chunk_ids[int(d)], float(s))
+            for d, s in zip(docs[0], scores[0], strict=True)
+            if s > 0
+        ]
+
+    # ----------------------------------------------------------------- persistence
+
+    def save(self, folder: Path) -> None:
+        """Write the index to `folder` (replaced atomically)."""
+        tmp = folder.with_name(folder.name + ".tmp")
+        shutil.rmtree(tmp, ignore_errors=True)
+        tmp.mkdir(parents=True)
+        self.retriever.save(str(tmp))  # type: ignore[attr-defined]
+        (tmp / "newsdesk.json").write_text(
+            json.dumps({"chunk_ids": self.chunk_ids, "vocab": self.vocab})
+        )
+        shutil.rmtree(folder, ignore_errors=True)
+        tmp.rename(folder)
+
+    @classmethod
+    def load(cls, folder: Path) -> KeywordIndex:
+        import bm25s
+
+        meta = json.loads((folder / "newsdesk.json").read_text())
+        retriever = bm25s.BM25.load(str(folder))
+        return cls(meta["chunk_ids"], retriever, meta["vocab"])
+
+
+class KeywordIndexCache:
+    """Keeps the keyword index of the store's current generation loaded, rebuilding when stale."""
+
+    def __init__(self, store: Store, folder: Path) -> None:
+        self.store = store
+        self.folder = folder
+        self._index: KeywordIndex | None = None
+        self._generation = -1
+        self._lock = threading.Lock()
+
+    def get(self) -> KeywordIndex:
+        """The index for the store's current generation."""
+        generation = self.store.generation
+        if self._index is not None and generation == self._generation:
+            return self._index
+        with self._lock:
+            if self._index is None or generation != self._generation:
+                self._index = self._load_or_build(generation)
+                self._generation = generation
+            return self._index
+
+    def _load_or_build(self, generation: int) -> KeywordIndex:
+        folder = self.folder / f"gen-{generation}"
+        if (folder / "newsdesk.json").exists():
+            try:
+                return KeywordIndex.load(folder)
+            except Exception:  # a damaged cache is rebuilt, never trusted
+                log.warning("keyword index in %s is unreadable; rebuilding", folder)
+        index = KeywordIndex.build(self.store)
+        try:
+            index.save(folder)
+            for old in self.folder.glob("gen-*"):
+                if old != folder:
+                    shutil.rmtree(old, ignore_errors=True)
+        except OSError:
+            log.warning("could not save the keyword index to %s", folder)
+        return index

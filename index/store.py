@@ -1,0 +1,227 @@
+"""Chroma, embedded or server: the chunk collection, the article registry, and the writer lock."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+from index.config import Settings
+from index.errors import ArticleNotFound, ConfigError, IndexLocked, ModelMismatch, StoreUnavailable
+
+SCHEMA_VERSION = 1
+PLACEHOLDER_VECTOR = [1.0]
+"""The article registry is looked up by id only; Chroma still wants a vector per record."""
+PAGE = 5000
+
+
+def connect(settings: Settings) -> Any:
+    """A Chroma client: HttpClient when a server URL is set, else a PersistentClient."""
+    import chromadb
+    from chromadb.config import Settings as ChromaSettings
+
+    chroma_settings = ChromaSettings(anonymized_telemetry=False)
+    if settings.chroma_url:
+        url = urlparse(settings.chroma_url)
+        if url.scheme not in ("http", "https") or not url.hostname:
+            raise ConfigError(
+                f"NEWSDESK_CHROMA_URL must look like http://host:port, got {settings.chroma_url!r}"
+            )
+        try:
+            client = chromadb.HttpClient(
+                host=url.hostname,
+                port=url.port or (443 if url.scheme == "https" else 8000),
+                ssl=url.scheme == "https",
+                settings=chroma_settings,
+            )
+            client.heartbeat()
+        except Exception as exc:  # chromadb raises several transport errors
+            raise StoreUnavailable(
+                f"cannot reach the Chroma server at {settings.chroma_url}; is it running?"
+            ) from exc
+        return client
+    path = settings.data_dir / "chroma"
+    path.mkdir(parents=True, exist_ok=True)
+    return chromadb.PersistentClient(path=str(path), settings=chroma_settings)
+
+
+class Store:
+    """The two Chroma collections Newsdesk owns.
+
+    `chunks` holds the embedded chunks (queried through LlamaIndex's ChromaVectorStore);
+    `articles` holds one record per article: its full text and bookkeeping (content hash,
+    number of chunks, origin). The chunk collection records the embedding model that built it.
+    """
+
+    def __init__(self, settings: Settings, model_name: str, dim: int) -> None:
+        from llama_index.vector_stores.chroma import ChromaVectorStore
+
+        self.settings = settings
+        self.client = connect(settings)
+        wanted = {"embed_model": model_name, "dim": dim, "schema": SCHEMA_VERSION}
+        try:
+            self.chunks = self.client.get_or_create_collection(
+                settings.collection,
+                embedding_function=None,
+                metadata=wanted,
+                configuration={"hnsw": {"space": "cosine"}},
+            )
+            self.articles = self.client.get_or_create_collection(
+                f"{settings.collection}-articles", embedding_function=None
+            )
+            self.meta = self.client.get_or_create_collection(
+                f"{settings.collection}-meta", embedding_function=None
+            )
+        except Exception as exc:
+            raise StoreUnavailable(f"cannot open the Chroma collection: {exc}") from exc
+        built_with = (self.chunks.metadata or {}).get("embed_model")
+        if built_with != model_name:
+            raise ModelMismatch(
+                f"the index in {self.location} was built with embedding model {built_with!r}, "
+                f"not {model_name!r}: set NEWSDESK_EMBED_MODEL={built_with} or use a new "
+                "NEWSDESK_DATA_DIR / NEWSDESK_COLLECTION"
+            )
+        self.vector_store = ChromaVectorStore(chroma_collection=self.chunks)
+
+    @property
+    def location(self) -> str:
+        """Where the index lives, for messages and `stats`."""
+        return self.settings.chroma_url or str(self.settings.data_dir / "chroma")
+
+    # ----------------------------------------------------------------- article registry
+
+    def records(self, origin: str | None = None) -> dict[str, dict[str, Any]]:
+        """Bookkeeping metadata of every article (of one origin), keyed by article id."""
+        where = {"origin": origin} if origin else None
+        out: dict[str, dict[str, Any]] = {}
+        offset = 0
+        while True:
+            page = self.articles.get(where=where, include=["metadatas"], limit=PAGE, offset=offset)
+            out.update(zip(page["ids"], page["metadatas"], strict=True))
+            if len(page["ids"]) < PAGE:
+                return out
+            offset += PAGE
+
+    def records_by_id(self, ids: list[str]) -> dict[str, dict[str, Any]]:
+        """Bookkeeping metadata of the given articles that are indexed."""
+        found = self.articles.get(ids=ids, include=["metadatas"])
+        return dict(zip(found["ids"], found["metadatas"], strict=True))
+
+    def put_records(self, records: list[tuple[str, str, dict[str, Any]]]) -> None:
+        """Write (id, text, metadata) article records."""
+        if not records:
+            return
+        ids, texts, metas = zip(*records, strict=True)
+        self.articles.upsert(
+            ids=list(ids),
+            documents=list(texts),
+            metadatas=list(metas),
+            embeddings=[PLACEHOLDER_VECTOR] * len(ids),
+        )
+
+    def delete_records(self, ids: list[str]) -> None:
+        """Forget article records (their chunks must be deleted first)."""
+        if ids:
+            self.articles.delete(ids=ids)
+
+    def article(self, article_id: str) -> tuple[str, dict[str, Any]]:
+        """One article's full text and metadata."""
+        found = self.articles.get(ids=[article_id], include=["documents", "metadatas"])
+        if not found["ids"]:
+            raise ArticleNotFound(f"no article with id {article_id!r} is indexed")
+        return found["documents"][0], found["metadatas"][0]
+
+    def texts(self, article_ids: list[str]) -> dict[str, str]:
+        """Full texts of several articles, keyed by id."""
+        found = self.articles.get(ids=list(dict.fromkeys(article_ids)), include=["documents"])
+        return dict(zip(found["ids"], found["documents"], strict=True))
+
+    def list_articles(
+        self, limit: int, offset: int, source: str | None = None
+    ) -> list[tuple[str, dict[str, Any]]]:
+        """A page of article records (id, metadata), optionally of one `source`."""
+        where = {"source": source} if source else None
+        page = self.articles.get(where=where, include=["metadatas"], limit=limit, offset=offset)
+        return list(zip(page["ids"], page["metadatas"], strict=True))
+
+    # ----------------------------------------------------------------- chunks
+
+    def delete_chunks(self, article_ids: list[str]) -> None:
+        """Delete every chunk of these articles, whatever their number."""
+        for start in range(0, len(article_ids), 500):
+            batch = article_ids[start : start + 500]
+            self.chunks.delete(where={"article_id": {"$in": batch}})
+
+    def chunk_texts(self) -> Iterator[tuple[list[str], list[str]]]:
+        """All chunk ids and texts, a page at a time (to build the keyword index)."""
+        offset = 0
+        while True:
+            page = self.chunks.get(include=["documents"], limit=PAGE, offset=offset)
+            if page["ids"]:
+                yield page["ids"], page["documents"]
+            if len(page["ids"]) < PAGE:
+                return
+            offset += PAGE
+
+    def chunks_by_id(self, ids: list[str]) -> dict[str, tuple[str, dict[str, Any]]]:
+        """Chunk texts and metadata for the given ids."""
+        found = self.chunks.get(ids=ids, include=["documents", "metadatas"])
+        return {
+            i: (doc, meta)
+            for i, doc, meta in zip(
+                found["ids"], found["documents"], found["metadatas"], strict=True
+            )
+        }
+
+    # ----------------------------------------------------------------- generation
+
+    @property
+    def generation(self) -> int:
+        """A counter bumped by every write, so readers know when derived indexes are stale."""
+        found = self.meta.get(ids=["generation"], include=["metadatas"])
+        return int(found["metadatas"][0]["value"]) if found["ids"] else 0
+
+    def bump_generation(self) -> int:
+        """Mark the index as changed; returns the new generation."""
+        value = self.generation + 1
+        self.meta.upsert(
+            ids=["generation"], metadatas=[{"value": value}], embeddings=[PLACEHOLDER_VECTOR]
+        )
+        return value
+
+    def counts(self) -> dict[str, int]:
+        """Number of articles and chunks indexed."""
+        return {"articles": self.articles.count(), "chunks": self.chunks.count()}
+
+
+def extra_json(extra: dict[str, Any]) -> str:
+    """Extra article fields, stored as one JSON string in flat Chroma metadata."""
+    return json.dumps(extra, ensure_ascii=False, sort_keys=True)
+
+
+@contextmanager
+def writer_lock(data_dir: Path) -> Iterator[None]:
+    """Hold the single-writer lock of a data dir, or raise IndexLocked at once."""
+    from filelock import FileLock, Timeout
+
+    data_dir.mkdir(parents=True, exist_ok=True)
+    path = data_dir / "writer.lock"
+    lock = FileLock(str(path), timeout=0)
+    try:
+        lock.acquire()
+    except Timeout:
+        pid_file = data_dir / "writer.pid"
+        holder = pid_file.read_text().strip() if pid_file.exists() else "?"
+        raise IndexLocked(
+            f"another Newsdesk process (pid {holder}) is writing to {data_dir}; wait for it to "
+            "finish, or send changes to the running server (POST /articles, POST /reindex)"
+        ) from None
+    try:
+        (data_dir / "writer.pid").write_text(str(os.getpid()))
+        yield
+    finally:
+        lock.release()

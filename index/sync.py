@@ -1,0 +1,219 @@
+"""The one writer: make the index mirror a source, embedding only what changed."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from llama_index.core.embeddings import BaseEmbedding
+from llama_index.core.schema import MetadataMode, TextNode
+
+from index.articles import Article, Skipped, iter_source
+from index.chunking import Chunker
+from index.config import Settings
+from index.errors import ArticleNotFound, InvalidArticle
+from index.store import Store, extra_json
+
+API_ORIGIN = "api"
+"""Origin of articles sent one by one (POST /articles); never removed by a folder sync."""
+BATCH_CHUNKS = 512
+"""Chunks embedded and written together: bigger batches embed faster, smaller lose less."""
+
+Progress = Callable[[int, int], None]
+"""Called with (articles done, articles to embed) while a sync works."""
+
+
+@dataclass
+class SyncReport:
+    """What a sync did; `newsdesk ingest --json` prints exactly this."""
+
+    added: int = 0
+    updated: int = 0
+    removed: int = 0
+    unchanged: int = 0
+    skipped: list[dict[str, str]] = field(default_factory=list)
+    chunks_added: int = 0
+    chunks_removed: int = 0
+    seconds: float = 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def merge(self, other: SyncReport) -> None:
+        """Add another report's counts to this one (a sync of several sources)."""
+        for name in ("added", "updated", "removed", "unchanged", "chunks_added", "chunks_removed"):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+        self.skipped.extend(other.skipped)
+        self.seconds = round(self.seconds + other.seconds, 3)
+
+
+def origin_of(source: Path) -> str:
+    """The key under which a source's articles are recorded: its absolute path."""
+    return str(source.expanduser().resolve())
+
+
+class Indexer:
+    """Writes articles into the store: chunk, embed in batches, replace, then record."""
+
+    def __init__(self, settings: Settings, store: Store, embedder: BaseEmbedding) -> None:
+        self.settings = settings
+        self.store = store
+        self.embedder = embedder
+        self.chunker = Chunker(settings.chunk_size, settings.chunk_overlap)
+        self.on_change: list[Callable[[], None]] = []
+
+    # ----------------------------------------------------------------- public operations
+
+    def sync(self, source: Path, progress: Progress | None = None) -> SyncReport:
+        """Make the index mirror `source`: add new, re-embed changed, remove vanished articles."""
+        started = time.perf_counter()
+        origin = origin_of(source)
+        report = SyncReport()
+        records = self.store.records()
+        mine = {i: m for i, m in records.items() if m.get("origin") == origin}
+        seen: set[str] = set()
+        pending: list[Article] = []
+        for item in iter_source(source, self.settings.max_file_bytes):
+            if isinstance(item, Skipped):
+                report.skipped.append({"path": item.path, "reason": item.reason})
+                continue
+            if item.id in seen:
+                report.skipped.append({"path": item.id, "reason": "duplicate article id"})
+                continue
+            owner = records.get(item.id, {}).get("origin")
+            if owner is not None and owner != origin:
+                report.skipped.append(
+                    {"path": item.id, "reason": f"article id already used by source {owner}"}
+                )
+                continue
+            seen.add(item.id)
+            previous = mine.get(item.id)
+            if previous and previous.get("content_hash") == item.content_hash:
+                report.unchanged += 1
+                continue
+            pending.append(item)
+            if previous:
+                report.updated += 1
+                report.chunks_removed += int(previous.get("n_chunks", 0))
+            else:
+                report.added += 1
+        gone = sorted(set(mine) - seen)
+        report.removed = len(gone)
+        report.chunks_removed += sum(int(mine[i].get("n_chunks", 0)) for i in gone)
+        report.chunks_added = self._write(pending, origin, progress)
+        self._remove(gone)
+        if pending or gone:
+            self._changed()
+        report.seconds = round(time.perf_counter() - started, 3)
+        return report
+
+    def upsert(self, article: Article, origin: str = API_ORIGIN) -> SyncReport:
+        """Add or replace one article (e.g. sent to the API); answerable when this returns."""
+        started = time.perf_counter()
+        if not article.text.strip():
+            raise InvalidArticle("an article needs non-empty text")
+        report = SyncReport()
+        previous = self.store.records_by_id([article.id]).get(article.id)
+        if previous and previous.get("content_hash") == article.content_hash:
+            report.unchanged = 1
+        else:
+            if previous:
+                report.updated = 1
+                report.chunks_removed = int(previous.get("n_chunks", 0))
+            else:
+                report.added = 1
+            report.chunks_added = self._write([article], origin, None)
+            self._changed()
+        report.seconds = round(time.perf_counter() - started, 3)
+        return report
+
+    def delete(self, article_id: str) -> None:
+        """Remove one article and its chunks."""
+        if article_id not in self.store.records_by_id([article_id]):
+            raise ArticleNotFound(f"no article with id {article_id!r} is indexed")
+        self._remove([article_id])
+        self._changed()
+
+    # ----------------------------------------------------------------- internals
+
+    def _write(self, articles: list[Article], origin: str, progress: Progress | None) -> int:
+        """Chunk, embed and store articles in batches; returns the number of chunks written.
+
+        Order per batch: delete the articles' old chunks, add the new ones, then record the
+        articles' hashes. A crash anywhere leaves old hashes behind, so the next sync redoes
+        exactly those articles.
+        """
+        total = len(articles)
+        written = 0
+        done = 0
+        if progress:
+            progress(0, total)
+        for batch in batched_by_chunks(articles, self.chunker, origin, BATCH_CHUNKS):
+            nodes = [node for _, article_nodes in batch for node in article_nodes]
+            texts = [node.get_content(metadata_mode=MetadataMode.EMBED) for node in nodes]
+            vectors = self.embedder.get_text_embedding_batch(texts) if texts else []
+            for node, vector in zip(nodes, vectors, strict=True):
+                node.embedding = vector
+            ids = [article.id for article, _ in batch]
+            self.store.delete_chunks(ids)
+            if nodes:
+                self.store.vector_store.add(nodes)
+            self.store.put_records([record(a, origin, len(n)) for a, n in batch])
+            written += len(nodes)
+            done += len(batch)
+            if progress:
+                progress(done, total)
+        return written
+
+    def _remove(self, article_ids: list[str]) -> None:
+        """Delete articles' chunks first, then their records (a crash leaves them to redo)."""
+        for start in range(0, len(article_ids), 500):
+            batch = article_ids[start : start + 500]
+            self.store.delete_chunks(batch)
+            self.store.delete_records(batch)
+
+    def _changed(self) -> None:
+        self.store.bump_generation()
+        for callback in self.on_change:
+            callback()
+
+
+def batched_by_chunks(
+    articles: Iterable[Article], chunker: Chunker, origin: str, size: int
+) -> Iterable[list[tuple[Article, list[TextNode]]]]:
+    """Group articles with their chunks so each group holds about `size` chunks."""
+    batch: list[tuple[Article, list[TextNode]]] = []
+    count = 0
+    for article in articles:
+        nodes = chunker.chunk(article, origin)
+        batch.append((article, nodes))
+        count += len(nodes)
+        if count >= size:
+            yield batch
+            batch, count = [], 0
+    if batch:
+        yield batch
+
+
+def record(article: Article, origin: str, n_chunks: int) -> tuple[str, str, dict[str, Any]]:
+    """The registry record of an article: (id, full text, flat metadata)."""
+    return (
+        article.id,
+        article.text,
+        {
+            "title": article.title,
+            "url": article.url or "",
+            "published_at": article.published_at or "",
+            "authors": ", ".join(article.authors),
+            "source": article.source or "",
+            "origin": origin,
+            "content_hash": article.content_hash,
+            "n_chunks": n_chunks,
+            "extra": extra_json(article.extra),
+            "indexed_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        },
+    )

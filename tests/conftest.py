@@ -1,0 +1,45 @@
+"""Shared fixtures: settings on temp dirs, the real bundled model loaded once per session."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from index.config import Settings
+from index.embeddings import TEST_MODEL
+
+FIXTURES = Path(__file__).parent / "fixtures"
+SHARED = Path(__file__).resolve().parents[2] / "shared"
+
+
+@pytest.fixture
+def corpus(tmp_path: Path) -> Path:
+    """A writable copy of the fixture corpus."""
+    target = tmp_path / "corpus"
+    shutil.copytree(FIXTURES / "corpus", target)
+    return target
+
+
+@pytest.fixture
+def fake_settings(tmp_path: Path) -> Settings:
+    """Settings with the deterministic test embedder and a temp data dir."""
+    return Settings(data_dir=tmp_path / "data", embed_model=TEST_MODEL, _env_file=None)
+
+
+@pytest.fixture(scope="session")
+def real_embedder():  # type: ignore[no-untyped-def]
+    """The bundled all-MiniLM-L6-v2, loaded once for all integration tests."""
+    from index.embeddings import build_embedder
+
+    return build_embedder(Settings(_env_file=None))
+
+
+@pytest.fixture
+def real_engine(tmp_path: Path, real_embedder) -> Iterator[object]:  # type: ignore[no-untyped-def]
+    """An engine with the real model and an embedded Chroma in a temp dir."""
+    from index.engine import Engine
+
+    yield Engine(Settings(data_dir=tmp_path / "data", _env_file=None), embedder=real_embedder)

@@ -1,0 +1,97 @@
+"""The `newsdesk` command as a user runs it: a real subprocess, real model, temp data dir."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.integration
+
+
+def run(args: list[str], data_dir: Path, **env: str) -> subprocess.CompletedProcess[str]:
+    environment = {**os.environ, "NEWSDESK_DATA_DIR": str(data_dir), **env}
+    environment.pop("NEWSDESK_CHROMA_URL", None)
+    return subprocess.run(
+        [sys.executable, "-m", "index", *args],
+        capture_output=True,
+        text=True,
+        env=environment,
+        timeout=300,
+        check=False,
+    )
+
+
+def test_first_ask_indexes_seeds_and_cites_them(tmp_path: Path) -> None:
+    result = run(["ask", "Why is OpenAI adding Google's cloud?", "--json"], tmp_path / "data")
+    assert result.returncode == 0, result.stderr
+    answer = json.loads(result.stdout)
+    assert set(answer) == {"question", "answer", "answered", "citations"}
+    assert answer["answered"] is True
+    citation = answer["citations"][0]
+    assert set(citation) >= {
+        "n",
+        "article_id",
+        "title",
+        "url",
+        "published_at",
+        "source",
+        "quote",
+        "score",
+    }
+    assert citation["article_id"] == "openai-google-cloud.txt"
+    assert citation["n"] == 1 and "[1]" in answer["answer"]
+    seed = (Path(__file__).parents[1] / "seeds/openai-google-cloud.txt").read_text()
+    assert citation["quote"] in seed
+
+
+def test_ingest_json_report_and_stats(tmp_path: Path, corpus: Path) -> None:
+    data = tmp_path / "data"
+    result = run(["ingest", str(corpus), "--json"], data)
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert set(report) == {
+        "added",
+        "updated",
+        "removed",
+        "unchanged",
+        "skipped",
+        "chunks_added",
+        "chunks_removed",
+        "seconds",
+    }
+    assert (report["added"], len(report["skipped"])) == (6, 4)
+    assert all(set(s) == {"path", "reason"} for s in report["skipped"])
+
+    again = json.loads(run(["ingest", str(corpus), "--json"], data).stdout)
+    assert (again["unchanged"], again["chunks_added"]) == (6, 0)
+
+    stats = json.loads(run(["stats", "--json"], data).stdout)
+    assert stats["articles"] == 6
+    assert stats["model"] == "all-MiniLM-L6-v2"
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["ask", "   "], "the question is empty"),
+        (["ingest", "/definitely/not/here"], "no such file or folder"),
+        (["ask", "hi", "--top-k", "0"], "Invalid value"),
+    ],
+)
+def test_user_errors_are_one_clear_line(tmp_path: Path, args: list[str], message: str) -> None:
+    result = run(args, tmp_path / "data")
+    assert result.returncode != 0
+    assert message in result.stderr
+    assert "Traceback" not in result.stderr + result.stdout
+
+
+def test_invalid_setting_is_reported(tmp_path: Path) -> None:
+    result = run(["stats"], tmp_path / "data", NEWSDESK_TOP_K="lots")
+    assert result.returncode == 1
+    assert "NEWSDESK_TOP_K" in result.stderr
+    assert "Traceback" not in result.stderr

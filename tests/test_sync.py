@@ -1,0 +1,123 @@
+"""Incremental sync with the deterministic test embedder and a real embedded Chroma."""
+
+from __future__ import annotations
+
+import multiprocessing
+from pathlib import Path
+
+import pytest
+
+from index.articles import Article
+from index.config import Settings
+from index.engine import Engine
+from index.errors import ArticleNotFound, IndexLocked, ModelMismatch
+
+
+def counts(report) -> tuple[int, int, int, int, int]:  # type: ignore[no-untyped-def]
+    return report.added, report.updated, report.removed, report.unchanged, len(report.skipped)
+
+
+def chunk_ids(engine: Engine) -> list[str]:
+    return sorted(engine.store.chunks.get(include=[])["ids"])
+
+
+def test_first_sync_then_noop(fake_settings: Settings, corpus: Path) -> None:
+    engine = Engine(fake_settings)
+    first = engine.sync([corpus])
+    assert counts(first) == (6, 0, 0, 0, 4)
+    assert first.chunks_added == engine.store.counts()["chunks"] > 0
+    before = chunk_ids(engine)
+    generation = engine.store.generation
+
+    second = engine.sync([corpus])
+    assert counts(second) == (0, 0, 0, 6, 4)
+    assert (second.chunks_added, second.chunks_removed) == (0, 0)
+    assert chunk_ids(engine) == before
+    assert engine.store.generation == generation  # nothing written
+
+
+def test_edit_delete_add_resync(fake_settings: Settings, corpus: Path) -> None:
+    engine = Engine(fake_settings)
+    engine.sync([corpus])
+    bridge = corpus / "world/harbour-bridge.txt"
+    bridge.write_text(bridge.read_text().replace("84 million", "91 million"))
+    (corpus / "world/glacier.md").unlink()
+    (corpus / "world/new.txt").write_text("Fresh headline\n\nA brand new article about tides.")
+    report = engine.sync([corpus])
+    assert counts(report) == (1, 1, 1, 4, 4)
+    ids = chunk_ids(engine)
+    assert not any(i.startswith("world/glacier.md#") for i in ids)
+    assert any(i.startswith("world/new.txt#") for i in ids)
+    text, _ = engine.store.article("world/harbour-bridge.txt")
+    assert "91 million" in text
+    bridge_chunks = engine.store.chunks.get(where={"article_id": "world/harbour-bridge.txt"})
+    assert all("84 million" not in d for d in bridge_chunks["documents"])
+
+
+def test_sources_are_independent(fake_settings: Settings, corpus: Path, tmp_path: Path) -> None:
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "solo.txt").write_text("Solo story\n\nSomething happened in another source.")
+    engine = Engine(fake_settings)
+    engine.sync([corpus, other])
+    (other / "solo.txt").unlink()
+    report = engine.sync([other])
+    assert counts(report) == (0, 0, 1, 0, 0)
+    assert engine.store.counts()["articles"] == 6  # the corpus source is untouched
+
+
+def test_same_id_in_two_sources_is_skipped(fake_settings: Settings, tmp_path: Path) -> None:
+    a, b = tmp_path / "a", tmp_path / "b"
+    for folder in (a, b):
+        folder.mkdir()
+        (folder / "story.txt").write_text(f"Story {folder.name}\n\nText of {folder.name}.")
+    engine = Engine(fake_settings)
+    engine.sync([a])
+    report = engine.sync([b])
+    assert counts(report) == (0, 0, 0, 0, 1)
+    assert "already used by source" in report.skipped[0]["reason"]
+
+
+def test_upsert_and_delete_single_article(fake_settings: Settings) -> None:
+    engine = Engine(fake_settings)
+    article = Article(id="api-1", title="Posted", text="A posted article about lighthouses.")
+    assert engine.upsert(article).added == 1
+    assert engine.upsert(article).unchanged == 1
+    article.text += " Now with more keepers."
+    assert engine.upsert(article).updated == 1
+    engine.delete("api-1")
+    assert engine.store.counts() == {"articles": 0, "chunks": 0}
+    with pytest.raises(ArticleNotFound):
+        engine.delete("api-1")
+
+
+def test_model_mismatch_is_refused(fake_settings: Settings, corpus: Path) -> None:
+    Engine(fake_settings).sync([corpus])
+    from index.store import Store
+
+    with pytest.raises(ModelMismatch, match="built with embedding model 'test-hash'"):
+        Store(fake_settings, "some-other-model", 256)
+
+
+def _hold_lock(data_dir: str, ready, release) -> None:  # type: ignore[no-untyped-def]
+    from index.store import writer_lock
+
+    with writer_lock(Path(data_dir)):
+        ready.set()
+        release.wait(30)
+
+
+def test_second_writer_is_refused(fake_settings: Settings, corpus: Path) -> None:
+    ctx = multiprocessing.get_context("spawn")
+    ready, release = ctx.Event(), ctx.Event()
+    holder = ctx.Process(target=_hold_lock, args=(str(fake_settings.data_dir), ready, release))
+    holder.start()
+    try:
+        assert ready.wait(30)
+        engine = Engine(fake_settings)
+        with pytest.raises(IndexLocked, match="another Newsdesk process"):
+            engine.sync([corpus])
+    finally:
+        release.set()
+        holder.join(30)
+    assert Engine(fake_settings).sync([corpus]).added == 6
