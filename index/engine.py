@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -38,14 +38,33 @@ class Engine:
         self.retriever = HybridRetriever(self.store, self.embedder, self.keywords)
         self.answerer = ExtractiveAnswerer(idf=lambda term: self.keywords.get().idf(term))
         self._write = threading.Lock()
+        self._lifetime_lock: ExitStack | None = None
 
     # ----------------------------------------------------------------- writing
+
+    def claim_writer(self) -> None:
+        """Own the data dir's writer lock until `close()` (a long-running server does this, so
+        no other process writes behind its back). Raises IndexLocked if another process has it."""
+        if self._lifetime_lock is None:
+            stack = ExitStack()
+            stack.enter_context(writer_lock(self.settings.data_dir))
+            self._lifetime_lock = stack
+
+    def close(self) -> None:
+        """Release the writer lock if this engine claimed it."""
+        if self._lifetime_lock is not None:
+            self._lifetime_lock.close()
+            self._lifetime_lock = None
 
     @contextmanager
     def writing(self) -> Iterator[None]:
         """Hold the single-writer lock (across processes, and across threads of this one)."""
-        with self._write, writer_lock(self.settings.data_dir):
-            yield
+        with self._write:
+            if self._lifetime_lock is not None:
+                yield
+                return
+            with writer_lock(self.settings.data_dir):
+                yield
 
     def sync(self, sources: list[Path], progress: Progress | None = None) -> SyncReport:
         """Make the index mirror each source in turn; one report for all."""
