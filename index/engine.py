@@ -36,7 +36,9 @@ class Engine:
         self.indexer = Indexer(settings, self.store, self.embedder)
         self.keywords = KeywordIndexCache(self.store, settings.data_dir / "keyword-index")
         self.retriever = HybridRetriever(self.store, self.embedder, self.keywords)
-        self.answerer = ExtractiveAnswerer(idf=lambda term: self.keywords.get().idf(term))
+        self.answerer = ExtractiveAnswerer(
+            self.keywords.get, self.embedder.get_text_embedding_batch
+        )
         self._write = threading.Lock()
         self._lifetime_lock: ExitStack | None = None
 
@@ -102,12 +104,12 @@ class Engine:
         if len(question) > MAX_QUESTION_CHARS:
             raise InvalidQuestion(f"the question is over {MAX_QUESTION_CHARS} characters")
         top_k = top_k or self.settings.top_k
-        query = QueryBundle(question)
+        query = QueryBundle(question, embedding=self.embedder.get_query_embedding(question))
         hits = self.retriever.retrieve_articles(query, filters or Filters(), k=max(top_k, 5))
         if not hits:
             return Answer(question=question, answer=NOT_FOUND, answered=False)
         texts = self.store.texts([h.article_id for h in hits])
-        return self.answerer.answer(question, hits, texts, top_k)
+        return self.answerer.answer(question, hits, texts, top_k, query.embedding)
 
     def stats(self) -> dict[str, Any]:
         """Articles, chunks, sources, model and where the index lives."""

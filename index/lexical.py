@@ -17,6 +17,8 @@ from index.store import Store
 
 log = logging.getLogger(__name__)
 WORD = re.compile(r"(?u)\b\w\w+\b")
+TOKENIZER_VERSION = 2
+"""Bump when `terms()` changes, so saved keyword indexes are rebuilt."""
 
 
 @lru_cache(maxsize=1)
@@ -26,38 +28,24 @@ def _stemmer():  # type: ignore[no-untyped-def]
     return Stemmer.Stemmer("english")
 
 
-QUESTION_WORDS = {
-    "why",
-    "how",
-    "what",
-    "when",
-    "where",
-    "who",
-    "whom",
-    "whose",
-    "which",
-    "did",
-    "does",
-    "do",
-    "done",
-    "has",
-    "had",
-    "have",
-    "its",
-    "it's",
-    "s",
-    "much",
-    "many",
-    "according",
-}
+FUNCTION_WORDS = frozenset(
+    """
+    why how what when where who whom whose which did does do done has had have its it's s
+    much many according couldn wouldn shouldn didn doesn isn wasn weren aren hasn haven hadn
+    won don can ll ve re between about after before over under up down out off into onto than
+    also just only still even though although while during until against among through per
+    via would could should might must get got make made take took really actually
+    """.split()  # noqa: SIM905 (a word list reads better as text)
+)
+"""Question words and other function words that say nothing about a topic."""
 
 
 @lru_cache(maxsize=1)
 def stopwords() -> frozenset[str]:
-    """bm25s's English stopwords plus question words, which say nothing about the topic."""
+    """bm25s's English stopwords plus FUNCTION_WORDS."""
     from bm25s.stopwords import STOPWORDS_EN
 
-    return frozenset(STOPWORDS_EN) | QUESTION_WORDS
+    return frozenset(STOPWORDS_EN) | FUNCTION_WORDS
 
 
 def terms(text: str) -> list[str]:
@@ -74,8 +62,8 @@ class KeywordIndex:
         self.chunk_ids = chunk_ids
         self.retriever = retriever
         self.vocab = vocab
-        indptr = np.asarray(retriever.scores["indptr"])  # type: ignore[attr-defined]
-        df = np.diff(indptr)
+        scores = getattr(retriever, "scores", None)  # absent when the index holds no chunk
+        df = np.diff(np.asarray(scores["indptr"])) if scores else np.zeros(0, dtype=int)
         self.df = {term: int(df[i]) for term, i in vocab.items() if i < len(df)}
         self.n_docs = max(len(chunk_ids), 1)
 
@@ -168,16 +156,18 @@ class KeywordIndexCache:
             return self._index
 
     def _load_or_build(self, generation: int) -> KeywordIndex:
-        folder = self.folder / f"gen-{generation}"
+        folder = self.folder / f"v{TOKENIZER_VERSION}-gen-{generation}"
         if (folder / "newsdesk.json").exists():
             try:
                 return KeywordIndex.load(folder)
             except Exception:  # a damaged cache is rebuilt, never trusted
                 log.warning("keyword index in %s is unreadable; rebuilding", folder)
         index = KeywordIndex.build(self.store)
+        if not index.chunk_ids:  # nothing to save (bm25s cannot save an empty index)
+            return index
         try:
             index.save(folder)
-            for old in self.folder.glob("gen-*"):
+            for old in self.folder.glob("*gen-*"):
                 if old != folder:
                     shutil.rmtree(old, ignore_errors=True)
         except OSError:

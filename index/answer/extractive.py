@@ -1,34 +1,48 @@
 """The default answerer: no LLM, the shortest set of article sentences that answers the question.
 
 Each sentence of the best retrieved articles is scored on
-- how much of the question's rare vocabulary it and its neighbours contain (IDF-weighted),
+- how much of the question's vocabulary it and its neighbours contain, weighted by rarity
+  (IDF), names and numbers counting most,
 - whether it holds what the question asks for (a sum, a count, a date, a name, a reason),
-- how relevant its article is overall (the fused retrieval score), and its position.
-The best sentence becomes the answer (plus a second when the first lacks what was asked),
-each marked [n] for its article. The answer is refused when the best article does not cover
-the question's key terms, lacks a number or year the question names, or has no sentence of
-the kind asked for near the question's terms.
+- how relevant its article is overall (the fused retrieval score), and its position;
+the best few are then re-scored with the embedding model's question–sentence similarity.
+The best sentence becomes the answer, with a second when it adds what was asked for, each
+marked [n] for its article. The answer is refused when the best article does not cover the
+question's names and key terms, lacks a number or year the question names, or holds nothing
+of the kind asked for near the question's terms.
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
+import math
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+import numpy as np
+
 from index.answer.models import NOT_FOUND, Answer, Citation
-from index.answer.question import answer_type, holds, numbers_in
+from index.answer.question import answer_type, focus_nouns, holds, key_terms, numbers_in
 from index.answer.sentences import Sentence, split_sentences
-from index.lexical import terms
+from index.lexical import KeywordIndex, terms
 from index.retrieval import ArticleHit
 
-MAX_ANSWER_CHARS = 400
-MIN_COVERAGE = 0.35
-"""Share of the question's IDF-weighted terms the best article must contain to answer."""
-RELATED_SCORE = 0.6
+MAX_ANSWER_CHARS = 450
+"""Two sentences are given together only within this length."""
+MIN_COVERAGE = 0.5
+"""Share of the question's weighted terms the best article must contain to answer."""
+RELATED_SCORE = 0.3
 """Other articles are cited when their retrieval score is at least this share of the best."""
+CANDIDATE_ARTICLES = 3
+RERANKED = 8
+"""Sentences re-scored with embedding similarity."""
+UNSEEN_WORD_WEIGHT = 0.5
+"""Weight of a question word the corpus never uses (likely a paraphrase, not a topic)."""
+FOCUS_NOUN_WEIGHT = 0.3
+"""The noun a question asks for ("which *companies*") names the answer's type, not its topic."""
 QUESTION_NOISE = {"accord", "report", "say", "said", "tell", "happen", "exact", "actual"}
-CANDIDATE_ARTICLES = 4
+
+Embed = Callable[[list[str]], Sequence[Sequence[float]]]
 
 
 @dataclass
@@ -40,27 +54,46 @@ class Scored:
     sentence: Sentence
     lexical: float
     context: float
-    typed: bool
+    typed: float
     score: float = 0.0
 
 
 class ExtractiveAnswerer:
     """Composes answers from verbatim article sentences; see the module docstring."""
 
-    def __init__(self, idf: Callable[[str], float]) -> None:
-        self.idf = idf
+    def __init__(self, vocabulary: Callable[[], KeywordIndex], embed: Embed) -> None:
+        self.vocabulary = vocabulary
+        self.embed = embed
+
+    def weights(self, question: str) -> dict[str, float]:
+        """Question terms and how much each counts: IDF; names and numbers the corpus lacks count
+        fully, ordinary words it lacks only a little."""
+        vocabulary = self.vocabulary()
+        named = key_terms(question)
+        out: dict[str, float] = {}
+        for term in dict.fromkeys(terms(question)):
+            if term in QUESTION_NOISE:
+                continue
+            known = vocabulary.df.get(term, 0) > 0
+            out[term] = vocabulary.idf(term) if known or term in named else UNSEEN_WORD_WEIGHT
+        return out
 
     def answer(
-        self, question: str, hits: list[ArticleHit], texts: dict[str, str], top_k: int
+        self,
+        question: str,
+        hits: list[ArticleHit],
+        texts: dict[str, str],
+        top_k: int,
+        query_vector: Sequence[float] | None = None,
     ) -> Answer:
         """The answer to `question` from retrieved articles `hits` whose full `texts` are given."""
         hits = collapse_copies([h for h in hits if h.article_id in texts], texts)
-        q_terms = [t for t in dict.fromkeys(terms(question)) if t not in QUESTION_NOISE]
-        if not hits or not q_terms:
+        weights = self.weights(question)
+        if not hits or not weights:
             return refusal(question)
-        weights = {t: self.idf(t) for t in q_terms}
-        total = sum(weights.values()) or 1.0
+        total = sum(weights.values())
         kind = answer_type(question)
+        asked_for = set(terms(" ".join(focus_nouns(question))))
 
         def coverage(words: set[str]) -> float:
             return sum(w for t, w in weights.items() if t in words) / total
@@ -73,6 +106,14 @@ class ExtractiveAnswerer:
             sentences = split_sentences(texts[hit.article_id])
             words = [set(terms(s.text)) for s in sentences]
             article_cover.append(coverage(title_terms.union(*words)))
+            local = local_weights(weights, words, asked_for)
+            local_total = sum(local.values()) or 1.0
+
+            def salience(
+                found: set[str], local: dict[str, float] = local, total: float = local_total
+            ) -> float:
+                return sum(w for t, w in local.items() if t in found) / total
+
             relevance = hit.score / top_score
             for i, sentence in enumerate(sentences):
                 near = words[i].union(*(words[j] for j in (i - 1, i + 1) if 0 <= j < len(words)))
@@ -80,47 +121,54 @@ class ExtractiveAnswerer:
                     a,
                     i,
                     sentence,
-                    lexical=coverage(words[i]),
+                    lexical=salience(words[i]),
                     context=coverage(near | title_terms),
                     typed=holds(sentence.text, kind, question),
                 )
                 item.score = (
-                    0.45 * item.lexical
-                    + 0.2 * item.context
-                    + 0.2 * item.typed
-                    + 0.3 * relevance
-                    + 0.04 / (1 + i)
-                    - 0.15 * (len(sentence.text) > 350)
+                    1.0 * item.lexical
+                    + 0.3 * item.context
+                    + 0.6 * item.typed
+                    + 0.4 * relevance
+                    + 0.05 / (1 + i)
+                    - 0.3 * (len(sentence.text) > 350)
                 )
                 pool.append(item)
         if not pool:
             return refusal(question)
         pool.sort(key=lambda s: s.score, reverse=True)
+        if query_vector is not None:
+            self.rerank(pool[:RERANKED], query_vector)
+            pool.sort(key=lambda s: s.score, reverse=True)
         best = pool[0]
         best_text = texts[hits[best.article].article_id]
         if self.refuse(question, kind, best, article_cover[best.article], best_text, pool):
             return refusal(question)
-        chosen = [best]
-        if not best.typed:
-            for other in pool[1:8]:
-                if (
-                    other.typed
-                    and other.article == best.article
-                    and abs(other.index - best.index) <= 2
-                    and len(best.sentence.text) + len(other.sentence.text) < MAX_ANSWER_CHARS
-                ):
-                    chosen.append(other)
-                    break
-        return compose(question, hits, pool, chosen, top_k)
+        return compose(question, hits, pool, self.choose(pool), top_k)
 
+    def rerank(self, items: list[Scored], query_vector: Sequence[float]) -> None:
+        """Add the embedding similarity of question and sentence to the best candidates."""
+        vectors = np.asarray(self.embed([item.sentence.text for item in items]), dtype=np.float32)
+        query = np.asarray(query_vector, dtype=np.float32)
+        for item, similarity in zip(items, vectors @ query, strict=True):
+            item.score += 0.8 * float(similarity)
+
+    @staticmethod
+    def choose(pool: list[Scored]) -> list[Scored]:
+        """The best sentence, and the best runner-up from the same article when both fit in
+        MAX_ANSWER_CHARS: the answer to a news question often spans two sentences."""
+        best = pool[0]
+        for other in pool[1:5]:
+            if (
+                other.article == best.article
+                and len(best.sentence.text) + len(other.sentence.text) <= MAX_ANSWER_CHARS
+            ):
+                return [best, other]
+        return [best]
+
+    @staticmethod
     def refuse(
-        self,
-        question: str,
-        kind: str,
-        best: Scored,
-        cover: float,
-        text: str,
-        pool: list[Scored],
+        question: str, kind: str, best: Scored, cover: float, text: str, pool: list[Scored]
     ) -> bool:
         """True when the evidence does not cover the question."""
         if cover < MIN_COVERAGE:
@@ -131,6 +179,21 @@ class ExtractiveAnswerer:
             same_article = [p for p in pool if p.article == best.article and p.context >= 0.5]
             return not any(p.typed for p in same_article)
         return False
+
+
+def local_weights(
+    weights: dict[str, float], sentences: list[set[str]], asked_for: set[str]
+) -> dict[str, float]:
+    """Question-term weights for choosing among one article's sentences: a term in most of
+    them (the article's topic) tells them apart less than one in few, and the noun the
+    question asks for names the answer's type rather than its topic."""
+    n = len(sentences) or 1
+    return {
+        term: weight
+        * math.log(1 + n / (1 + sum(term in s for s in sentences)))
+        * (FOCUS_NOUN_WEIGHT if term in asked_for else 1.0)
+        for term, weight in weights.items()
+    }
 
 
 def refusal(question: str) -> Answer:

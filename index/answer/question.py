@@ -52,56 +52,67 @@ WHAT_NOUNS = {
 }
 
 
+MONEY_VERBS = (
+    r"cost|costs|pay|paid|spend|spent|worth|price|raise|raised|make|made|earn|earned|sell|sold|"
+    r"buy|bought|bid|offer|fine|fined|charge|fund|invest|owe|lose|lost|money|cash|bill|budget|"
+    r"take|took|gross|grossed"
+)
+RULES: list[tuple[str, str]] = [
+    # (pattern, kind): the earliest match in the question decides; ties go to the first rule.
+    (rf"\bhow much\b(?=[^?]*\b({MONEY_VERBS})\b)", "money"),
+    (rf"\bwhat (was |is |were |are |will be )?(the )?({WHAT_NOUNS['money']})\b", "money"),
+    (r"\bwhat (did|does|do|will|would)\b[^?]*\bcost\b", "money"),
+    (
+        r"\bby how much\b|\bhow much (did|has|have|will) [^?]* (grow|rise|fall|increase|drop)",
+        "percent",
+    ),
+    (rf"\bwhat ({WHAT_NOUNS['percent']})\b", "percent"),
+    (r"\bhow many\b", "count"),
+    (r"\bhow (much|big|large|long|far|high|low|old|often|fast|heavy|tall)\b", "quantity"),
+    (rf"\bwhat ({WHAT_NOUNS['quantity']}|distance|speed|time|score)\b", "quantity"),
+    (rf"^(\w+ ){{0,3}}when\b|\bwhat ({WHAT_NOUNS['date']})\b|\bhow soon\b|"
+     r"\bwhich (year|day|month|date)\b|\bsince when\b", "date"),
+    (r"\bwhy\b|\bwhat (made|makes|caused|causes|led|prompted|was behind|is behind)\b|"
+     r"\bhow come\b|\bwhat('s| is| was) (thought|said|believed) to have caused\b", "reason"),
+    (r"\bwho(m|se|'s)?\b", "person"),
+    (r"\bwhich\b|\bwhere\b|\bwhat('s| is| was| are| were)? (the )?(\w+ ){0,2}(company|firm|"
+     r"team|country|album|film|band|group|name|title|club|city|town|show|song|book|game|"
+     r"product|party|bank|race|award|nickname|brand|organisation|organization)\b|"
+     r"\bcalled\b", "entity"),
+]
+
+
 @lru_cache(maxsize=1024)
 def answer_type(question: str) -> str:
     """The kind of answer a question wants: money, percent, count, quantity, date, reason,
-    person, entity or other."""
+    person, entity or other. The question's first interrogative phrase decides."""
     q = question.lower()
-    if re.search(r"\bhow much\b.*\b(cost|pay|paid|spend|spent|worth|price|raise|raised|make|"
-                 r"made|earn|earned|sell|sold|buy|bought|bid|offer|fine|fined|charge|fund|"
-                 r"invest|owe|lose|lost|money|cash|bill|budget)", q):
-        return "money"
-    if re.search(rf"\bwhat (was |is |were |are )?(the )?({WHAT_NOUNS['money']})\b", q):
-        return "money"
-    if re.search(r"\bby how much\b|\bhow much did .* (grow|rise|fall|increase|decrease|drop)|"
-                 rf"\bwhat ({WHAT_NOUNS['percent']})\b", q):
-        return "percent"
-    if re.search(r"\bhow many\b", q):
-        return "count"
-    if re.search(r"\bhow (much|big|large|long|far|high|low|old|often|fast|heavy|tall)\b|"
-                 rf"\bwhat ({WHAT_NOUNS['quantity']})\b", q):
-        return "quantity"
-    if re.search(rf"\bwhen\b|\bwhat ({WHAT_NOUNS['date']})\b|\bhow soon\b|\bwhich (year|day|"
-                 r"month|date)\b", q):
-        return "date"
-    if re.search(r"\bwhy\b|\bwhat (made|makes|caused|causes|led|prompted|was behind|is behind)\b|"
-                 r"\breasons?\b|\bhow come\b", q):
-        return "reason"
-    if re.search(r"\bwho\b|\bwhom\b|\bwhose\b", q):
-        return "person"
-    if re.search(r"\bwhich\b|\bwhat (company|firm|team|country|album|film|band|group|name|"
-                 r"title|club|city|town|show|song|book|game|product|party|bank)\b|\bwhere\b", q):
-        return "entity"
-    return "other"
+    found = []
+    for order, (pattern, kind) in enumerate(RULES):
+        match = re.search(pattern, q)
+        if match:
+            found.append((match.start(), order, kind))
+    return min(found)[2] if found else "other"
 
 
-def holds(sentence: str, kind: str, question: str) -> bool:
-    """Whether a sentence holds the kind of thing the question asks for (beyond its own words)."""
+def holds(sentence: str, kind: str, question: str) -> float:
+    """How far a sentence holds the kind of thing the question asks for, beyond the question's
+    own words: 1.0 for a sum, count, date or reason; for names, 0.5 per new name up to 1.0."""
     if kind in PATTERNS:
         pattern = PATTERNS[kind]
-        asked = set(pattern.findall(question)) if kind in ("count", "quantity") else set()
-        found = [m.group(0) for m in pattern.finditer(sentence)]
-        return any(m not in asked for m in found) if asked else bool(found)
+        asked = {m.group(0).lower() for m in pattern.finditer(question)}
+        return float(any(m.group(0).lower() not in asked for m in pattern.finditer(sentence)))
     if kind in ("person", "entity"):
         asked = {w.lower() for w in re.findall(r"\w+", question)}
-        names = CAPITALISED.findall(sentence)
-        # a sentence-initial capital is not a name unless followed by another capital
-        return any(
-            {w.lower() for w in re.findall(r"\w+", name)} - asked
+        new = {
+            name
+            for name in CAPITALISED.findall(sentence)
+            if {w.lower() for w in re.findall(r"\w+", name)} - asked
+            # a sentence-initial capital is a name only when another capital follows it
             and (" " in name.strip() or not sentence.startswith(name))
-            for name in names
-        )
-    return True
+        }
+        return min(len(new), 2) / 2
+    return 1.0
 
 
 QUESTION_NUMBER = re.compile(r"\b\d[\d,.]*\d\b|\b\d\b")
@@ -110,3 +121,25 @@ QUESTION_NUMBER = re.compile(r"\b\d[\d,.]*\d\b|\b\d\b")
 def numbers_in(question: str) -> list[str]:
     """Numbers (years, amounts) a question names, which a supporting article must contain."""
     return [n.rstrip(".,") for n in QUESTION_NUMBER.findall(question)]
+
+
+def key_terms(question: str) -> set[str]:
+    """Stemmed terms of the names and numbers in a question (capitalised words past its first
+    word, and digits): an article that lacks them does not answer it."""
+    from index.lexical import terms
+
+    words = question.split()
+    named = [
+        w for i, w in enumerate(words) if (i > 0 and w[:1].isupper()) or any(c.isdigit() for c in w)
+    ]
+    return set(terms(" ".join(named)))
+
+
+FOCUS = re.compile(r"\b(?:which|what|whose|how many)\s+(?:of the\s+)?([a-z][\w-]*)", re.I)
+NOT_NOUNS = {"is", "was", "are", "were", "did", "does", "do", "has", "had", "have", "will",
+             "would", "can", "could", "should", "the", "a", "an", "of", "to", "it", "they"}
+
+
+def focus_nouns(question: str) -> list[str]:
+    """The nouns right after which/what/whose/how many: what kind of thing is asked for."""
+    return [m for m in FOCUS.findall(question) if m.lower() not in NOT_NOUNS]

@@ -1,0 +1,180 @@
+"""`newsdesk eval`: run question sets through the engine and measure retrieval and answers."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import statistics
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from llama_index.core.schema import QueryBundle
+
+from index.answer.models import Answer
+from index.engine import Engine
+from index.errors import NewsdeskError
+from index.retrieval import Filters
+
+
+@dataclass
+class Question:
+    """One evaluation question; `article` and `answers` are empty for unanswerable ones."""
+
+    id: str
+    question: str
+    article: str | None = None
+    answers: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Outcome:
+    """What happened to one question."""
+
+    id: str
+    question: str
+    answered: bool
+    answer: str
+    rank: int | None
+    correct: bool
+    seconds: float
+    retrieval_seconds: float
+
+
+@dataclass
+class Report:
+    """Aggregate figures; rates are fractions (0..1), latencies milliseconds."""
+
+    questions: int
+    hit_at_1: float
+    hit_at_5: float
+    mrr: float
+    accuracy: float
+    false_refusal: float
+    unanswerable: int
+    refusal: float | None
+    mean_answer_chars: float
+    latency_p50_ms: float
+    latency_p95_ms: float
+    retrieval_p50_ms: float
+    outcomes: list[Outcome] = field(default_factory=list)
+
+    def to_dict(self, with_outcomes: bool = True) -> dict[str, Any]:
+        data = asdict(self)
+        if not with_outcomes:
+            data.pop("outcomes")
+        return data
+
+
+def load_questions(path: Path) -> list[Question]:
+    """Questions from a JSON Lines file (keys: id, question, article?, answers?)."""
+    if not path.is_file():
+        raise NewsdeskError(f"no such question file: {path}")
+    questions = []
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+            questions.append(
+                Question(
+                    id=str(row.get("id", number)),
+                    question=row["question"],
+                    article=row.get("article"),
+                    answers=list(row.get("answers") or []),
+                )
+            )
+        except (json.JSONDecodeError, KeyError, TypeError) as exc:
+            raise NewsdeskError(f"{path}:{number} is not a question object ({exc})") from exc
+    return questions
+
+
+def percentile(values: list[float], q: float) -> float:
+    """The q-th percentile (0..100) of values, 0 when there are none."""
+    if not values:
+        return 0.0
+    if len(values) == 1:
+        return values[0]
+    return statistics.quantiles(values, n=100, method="inclusive")[int(q) - 1]
+
+
+class Evaluator:
+    """Runs questions through `Engine.ask` exactly as the API does, and scores them."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self._digest: dict[str, str] = {}
+
+    def same_article(self, cited: str, gold: str) -> bool:
+        """Cited is the gold article, or an article with identical text (a duplicate)."""
+        if cited == gold or cited.endswith("/" + gold):
+            return True
+        return self.digest(cited) is not None and self.digest(cited) == self.digest(gold)
+
+    def digest(self, article_id: str) -> str | None:
+        if article_id not in self._digest:
+            texts = self.engine.store.texts([article_id])
+            text = texts.get(article_id)
+            self._digest[article_id] = (
+                hashlib.sha256(" ".join(text.split()).lower().encode()).hexdigest() if text else ""
+            )
+        return self._digest[article_id] or None
+
+    def rank(self, answer: Answer, gold: str) -> int | None:
+        for citation in answer.citations:
+            ids = [citation.article_id, *citation.copies]
+            if any(self.same_article(i, gold) for i in ids):
+                return citation.n
+        return None
+
+    def run_one(self, q: Question) -> Outcome:
+        started = time.perf_counter()
+        answer = self.engine.ask(q.question)
+        seconds = time.perf_counter() - started
+        started = time.perf_counter()
+        self.engine.retriever.retrieve_articles(
+            QueryBundle(" ".join(q.question.split())), Filters(), self.engine.settings.top_k
+        )
+        retrieval = time.perf_counter() - started
+        rank = self.rank(answer, q.article) if q.article else None
+        text = answer.answer.lower()
+        correct = answer.answered and any(a.lower() in text for a in q.answers)
+        return Outcome(
+            q.id, q.question, answer.answered, answer.answer, rank, correct, seconds, retrieval
+        )
+
+    def run(
+        self,
+        answerable: list[Question],
+        unanswerable: list[Question],
+        progress: Callable[[int, int], None] | None = None,
+    ) -> Report:
+        everything = [*answerable, *unanswerable]
+        outcomes: list[Outcome] = []
+        for i, q in enumerate(everything, start=1):
+            outcomes.append(self.run_one(q))
+            if progress:
+                progress(i, len(everything))
+        good = outcomes[: len(answerable)]
+        bad = outcomes[len(answerable) :]
+        n = max(len(good), 1)
+        answered = [o for o in outcomes if o.answered]
+        return Report(
+            questions=len(good),
+            hit_at_1=sum(o.rank == 1 for o in good) / n,
+            hit_at_5=sum(o.rank is not None and o.rank <= 5 for o in good) / n,
+            mrr=sum(1 / o.rank for o in good if o.rank) / n,
+            accuracy=sum(o.correct for o in good) / n,
+            false_refusal=sum(not o.answered for o in good) / n,
+            unanswerable=len(bad),
+            refusal=(sum(not o.answered for o in bad) / len(bad)) if bad else None,
+            mean_answer_chars=(
+                statistics.mean(len(o.answer) for o in answered) if answered else 0.0
+            ),
+            latency_p50_ms=percentile([o.seconds * 1000 for o in outcomes], 50),
+            latency_p95_ms=percentile([o.seconds * 1000 for o in outcomes], 95),
+            retrieval_p50_ms=percentile([o.retrieval_seconds * 1000 for o in outcomes], 50),
+            outcomes=outcomes,
+        )
