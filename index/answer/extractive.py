@@ -27,7 +27,7 @@ from index.answer.sentences import Sentence, split_sentences
 from index.lexical import KeywordIndex, terms
 from index.retrieval import ArticleHit
 
-MAX_ANSWER_CHARS = 450
+MAX_ANSWER_CHARS = 500
 """Two sentences are given together only within this length."""
 MIN_COVERAGE = 0.5
 """Share of the question's weighted terms the best article must contain to answer."""
@@ -36,6 +36,7 @@ RELATED_SCORE = 0.3
 CANDIDATE_ARTICLES = 3
 RERANKED = 8
 """Sentences re-scored with embedding similarity."""
+SIMILARITY_WEIGHT = 0.8
 UNSEEN_WORD_WEIGHT = 0.5
 """Weight of a question word the corpus never uses (likely a paraphrase, not a topic)."""
 FOCUS_NOUN_WEIGHT = 0.3
@@ -151,7 +152,7 @@ class ExtractiveAnswerer:
         vectors = np.asarray(self.embed([item.sentence.text for item in items]), dtype=np.float32)
         query = np.asarray(query_vector, dtype=np.float32)
         for item, similarity in zip(items, vectors @ query, strict=True):
-            item.score += 0.8 * float(similarity)
+            item.score += SIMILARITY_WEIGHT * float(similarity)
 
     @staticmethod
     def choose(pool: list[Scored]) -> list[Scored]:

@@ -41,7 +41,7 @@ PATTERNS: dict[str, re.Pattern[str]] = {
         re.I,
     ),
 }
-CAPITALISED = re.compile(r"\b[A-Z][\w'&.-]*(?:\s+(?:of|de|van|von|the|and|&)?\s*[A-Z][\w'&.-]*)*")
+CAPITALISED = re.compile(r"\b[A-Z][\w'.-]*(?:\s+(?:of|de|van|von|the)?\s*[A-Z][\w'.-]*)*")
 
 WHAT_NOUNS = {
     "money": r"price|cost|fee|fine|salary|sum|amount|value|worth|budget|bill|deal|bid|offer|"
@@ -97,7 +97,8 @@ def answer_type(question: str) -> str:
 
 def holds(sentence: str, kind: str, question: str) -> float:
     """How far a sentence holds the kind of thing the question asks for, beyond the question's
-    own words: 1.0 for a sum, count, date or reason; for names, 0.5 per new name up to 1.0."""
+    own words: 1.0 for a sum, count, date or reason; for names, the share of the names wanted
+    (one, or three when the question asks for a plural: "which countries")."""
     if kind in PATTERNS:
         pattern = PATTERNS[kind]
         asked = {m.group(0).lower() for m in pattern.finditer(question)}
@@ -111,8 +112,15 @@ def holds(sentence: str, kind: str, question: str) -> float:
             # a sentence-initial capital is a name only when another capital follows it
             and (" " in name.strip() or not sentence.startswith(name))
         }
-        return min(len(new), 2) / 2
+        wanted = 3 if any(is_plural(noun) for noun in focus_nouns(question)) else 1
+        return min(len(new), wanted) / wanted
     return 1.0
+
+
+def is_plural(noun: str) -> bool:
+    """A rough English plural test, good enough for the nouns questions ask about."""
+    noun = noun.lower()
+    return noun.endswith("s") and not noun.endswith(("ss", "us", "is", "news"))
 
 
 QUESTION_NUMBER = re.compile(r"\b\d[\d,.]*\d\b|\b\d\b")
