@@ -17,7 +17,7 @@ from index.store import Store
 
 log = logging.getLogger(__name__)
 WORD = re.compile(r"(?u)\b\w\w+\b")
-TOKENIZER_VERSION = 2
+TOKENIZER_VERSION = 3
 """Bump when `terms()` changes, so saved keyword indexes are rebuilt."""
 
 

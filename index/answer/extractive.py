@@ -6,10 +6,11 @@ Each sentence of the best retrieved articles is scored on
 - whether it holds what the question asks for (a sum, a count, a date, a name, a reason),
 - how relevant its article is overall (the fused retrieval score), and its position;
 the best few are then re-scored with the embedding model's question–sentence similarity.
-The best sentence becomes the answer, with a second when it adds what was asked for, each
-marked [n] for its article. The answer is refused when the best article does not cover the
-question's names and key terms, lacks a number or year the question names, or holds nothing
-of the kind asked for near the question's terms.
+The best sentence becomes the answer, with the runner-up from the same article when both fit
+in MAX_ANSWER_CHARS, each marked [n] for its article. The answer is refused when nothing
+retrieved resembles the question, when the best article lacks most of the question's weighted
+terms (names and numbers weigh most), or when the chosen sentences hold nothing of the kind
+asked for.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from index.answer.models import NOT_FOUND, Answer, Citation
-from index.answer.question import answer_type, focus_nouns, holds, key_terms, numbers_in
+from index.answer.question import answer_type, focus_nouns, holds, key_terms
 from index.answer.sentences import Sentence, split_sentences
 from index.lexical import KeywordIndex, terms
 from index.retrieval import ArticleHit
@@ -33,6 +34,10 @@ MIN_COVERAGE = 0.5
 """Share of the question's weighted terms the best article must contain to answer."""
 RELATED_SCORE = 0.3
 """Other articles are cited when their retrieval score is at least this share of the best."""
+MIN_SIMILARITY = 0.4
+"""Below this cosine similarity between question and best chunk, nothing retrieved is on topic."""
+TYPED_KINDS = ("money", "percent", "count", "date", "quantity")
+"""Questions whose answer must hold a sum, a share, a count, a date or a measure."""
 CANDIDATE_ARTICLES = 3
 RERANKED = 8
 """Sentences re-scored with embedding similarity."""
@@ -142,10 +147,19 @@ class ExtractiveAnswerer:
             self.rerank(pool[:RERANKED], query_vector)
             pool.sort(key=lambda s: s.score, reverse=True)
         best = pool[0]
-        best_text = texts[hits[best.article].article_id]
-        if self.refuse(question, kind, best, article_cover[best.article], best_text, pool):
+        chosen = self.choose(pool)
+        hit = hits[best.article]
+        evidence = Evidence(
+            kind=kind,
+            chosen=chosen,
+            cover=article_cover[best.article],
+            text=f"{hit.metadata.get('title', '')}\n{texts[hit.article_id]}",
+            dense=hit.dense,
+            support=coverage(set().union(*(set(terms(c.sentence.text)) for c in chosen))),
+        )
+        if self.refuse(question, evidence):
             return refusal(question)
-        return compose(question, hits, pool, self.choose(pool), top_k)
+        return compose(question, hits, pool, chosen, top_k)
 
     def rerank(self, items: list[Scored], query_vector: Sequence[float]) -> None:
         """Add the embedding similarity of question and sentence to the best candidates."""
@@ -168,18 +182,28 @@ class ExtractiveAnswerer:
         return [best]
 
     @staticmethod
-    def refuse(
-        question: str, kind: str, best: Scored, cover: float, text: str, pool: list[Scored]
-    ) -> bool:
-        """True when the evidence does not cover the question."""
-        if cover < MIN_COVERAGE:
+    def refuse(question: str, evidence: Evidence) -> bool:
+        """True when the evidence does not cover the question: nothing retrieved resembles it,
+        its best article lacks most of its weighted terms, or the chosen sentences hold no
+        sum, count, share, measure or date when one is asked for."""
+        if evidence.dense < MIN_SIMILARITY or evidence.cover < MIN_COVERAGE:
             return True
-        if any(number not in text for number in numbers_in(question)):
-            return True
-        if kind in ("money", "percent", "count", "date"):
-            same_article = [p for p in pool if p.article == best.article and p.context >= 0.5]
-            return not any(p.typed for p in same_article)
+        if evidence.kind in TYPED_KINDS:
+            return not any(item.typed for item in evidence.chosen)
         return False
+
+
+@dataclass
+class Evidence:
+    """What the answer would rest on, for deciding whether to give it."""
+
+    kind: str
+    chosen: list[Scored]
+    cover: float
+    text: str
+    dense: float
+    support: float
+    """Share of the question's weighted terms found in the chosen sentences themselves."""
 
 
 def local_weights(

@@ -19,12 +19,17 @@ WEEKDAYS = "monday|tuesday|wednesday|thursday|friday|saturday|sunday"
 
 PATTERNS: dict[str, re.Pattern[str]] = {
     "money": re.compile(
-        r"[$£€¥]\s?\d|\d[\d,.]*\s?(bn|m|k|billion|million|trillion)\b|"
-        r"\b(a|\d[\d,.]*)\s+(pounds?|dollars?|euros?|yen|cents?|pence|p|francs?|rupees?|"
-        r"yuan|roubles?|rubles?)\b|\b[A-Z]{1,3}\$\s?\d",
+        r"[$£€¥]\s?\d|\b[A-Z]{1,3}\$\s?\d|"
+        r"\b(a|\d[\d,.]*\s?(m|bn|k|million|billion|trillion)?)\s+(pounds?|dollars?|euros?|yen|"
+        r"cents?|pence|francs?|rupees?|yuan|roubles?|rubles?|sterling)\b",
         re.I,
     ),
-    "percent": re.compile(r"\d\s?(%|per ?cent\b|percent\b|percentage points?\b)", re.I),
+    "percent": re.compile(
+        r"\d\s?(%|per ?cent\b|percent\b|percentage points?\b)|"
+        rf"\b({NUMBER_WORDS}|a|\d+) (in|out of) (every )?({NUMBER_WORDS}|\d+)\b|"
+        r"\b(half|a third|a quarter|two thirds|three quarters|majority|minority)\b",
+        re.I,
+    ),
     "count": re.compile(rf"\d|\b({NUMBER_WORDS})\b", re.I),
     "quantity": re.compile(rf"\d|\b({NUMBER_WORDS})\b", re.I),
     "date": re.compile(
@@ -121,14 +126,6 @@ def is_plural(noun: str) -> bool:
     """A rough English plural test, good enough for the nouns questions ask about."""
     noun = noun.lower()
     return noun.endswith("s") and not noun.endswith(("ss", "us", "is", "news"))
-
-
-QUESTION_NUMBER = re.compile(r"\b\d[\d,.]*\d\b|\b\d\b")
-
-
-def numbers_in(question: str) -> list[str]:
-    """Numbers (years, amounts) a question names, which a supporting article must contain."""
-    return [n.rstrip(".,") for n in QUESTION_NUMBER.findall(question)]
 
 
 def key_terms(question: str) -> set[str]:
