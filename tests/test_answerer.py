@@ -1,0 +1,153 @@
+"""The extractive answerer's choices on small fixtures (no model, no store)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import pytest
+
+from index.answer.extractive import ExtractiveAnswerer, collapse_copies
+from index.answer.question import answer_type, focus_nouns, holds, key_terms
+from index.answer.sentences import split_sentences
+from index.lexical import KeywordIndex, terms
+from index.retrieval import ArticleHit, ChunkHit
+
+
+class Vocabulary:
+    """A stand-in for the keyword index: document frequencies over a few texts."""
+
+    def __init__(self, texts: list[str]) -> None:
+        self.n_docs = len(texts)
+        self.df: dict[str, int] = {}
+        for text in texts:
+            for term in set(terms(text)):
+                self.df[term] = self.df.get(term, 0) + 1
+
+    idf = KeywordIndex.idf
+
+
+def hit(article_id: str, title: str, score: float, dense: float = 0.7) -> ArticleHit:
+    chunk = ChunkHit(f"{article_id}#0", "", {"title": title, "article_id": article_id}, dense)
+    return ArticleHit(article_id, score, [chunk])
+
+
+def no_similarity(texts: list[str]) -> Sequence[Sequence[float]]:
+    return [[0.0, 0.0] for _ in texts]
+
+
+BRIDGE = (
+    "The city council of Port Elling approved a new harbour bridge on Tuesday after a long "
+    "debate.\nThe bridge will cost 84 million pounds and is expected to open in 2027, the "
+    "transport chief Maria Okafor said.\nResidents had campaigned for a crossing because the "
+    "ferry is often cancelled in winter storms.\nOpponents said the money should go to schools."
+)
+CHIPS = (
+    "Voltra unveiled its first 2-nanometre processor on Monday.\nThe chip will be made at the "
+    "company's new plant in Dresden, which cost 9 billion euros to build."
+)
+FILLER = [
+    "Football fans queued for tickets to the cup final in the rain.",
+    "The orchestra played a new symphony to a sold-out hall.",
+    "Farmers warned that the dry summer would cut the wheat harvest.",
+    "The mayor of Lyon said tram fares would rise in spring.",
+]
+TEXTS = {"bridge": BRIDGE, "chips": CHIPS}
+
+
+def answer(question: str, order: tuple[str, ...] = ("bridge", "chips"), dense: float = 0.7):  # type: ignore[no-untyped-def]
+    vocabulary = Vocabulary([BRIDGE, CHIPS, *FILLER])
+    answerer = ExtractiveAnswerer(lambda: vocabulary, no_similarity)  # type: ignore[arg-type,return-value]
+    titles = {"bridge": "Council approves harbour bridge", "chips": "Voltra unveils 2nm chip"}
+    hits = [hit(a, titles[a], 1.0 / (i + 1), dense) for i, a in enumerate(order)]
+    return answerer.answer(question, hits, TEXTS, top_k=5, query_vector=[1.0, 0.0])
+
+
+@pytest.mark.parametrize(
+    ("question", "kind"),
+    [
+        ("How much will the new bridge cost?", "money"),
+        ("What price did Ukraine agree to pay?", "money"),
+        ("By how much did France's GDP grow?", "percent"),
+        ("What share of firms are minority led?", "percent"),
+        ("How many jobs is General Motors cutting?", "count"),
+        ("How long did laptop batteries last?", "quantity"),
+        ("When was the deal finalised?", "date"),
+        ("What did Mourinho say when asked about it?", "other"),
+        ("Why did UKIP suspend its candidate?", "reason"),
+        ("Who directed the film?", "person"),
+        ("Which bank was in talks with Barclays?", "entity"),
+        ("Where has the match been moved to?", "entity"),
+        ("What was the last album they put out?", "entity"),
+    ],
+)
+def test_answer_type_follows_the_first_question_phrase(question: str, kind: str) -> None:
+    assert answer_type(question) == kind
+
+
+def test_holds_what_was_asked() -> None:
+    assert holds("It cost £84m to build.", "money", "How much did it cost?") == 1.0
+    assert holds("The robot is 1.3m tall.", "money", "How much does it cost?") == 0.0
+    assert holds("About one in eight households struggle.", "percent", "What share?") == 1.0
+    assert holds("It opened in May 2024.", "date", "When did it open?") == 1.0
+    assert holds("It opened to great acclaim.", "date", "When did it open?") == 0.0
+    # names: new names count, the question's own do not; plural questions want several
+    assert holds("Voltra said so.", "entity", "Which firm did Voltra name?") == 0.0
+    assert holds("It chose Oracle.", "entity", "Which firm did Voltra pick?") == 1.0
+    plural = "Which firms did Voltra pick?"
+    assert holds("It chose Oracle.", "entity", plural) == pytest.approx(1 / 3)
+    assert holds("It chose Oracle, SoftBank and CoreWeave.", "entity", plural) == 1.0
+
+
+def test_question_parts() -> None:
+    assert focus_nouns("Which companies did OpenAI team up with?") == ["companies"]
+    assert focus_nouns("What did he do?") == []
+    assert key_terms("How much did Google pay for YouTube in 2006?") == {"googl", "youtub", "2006"}
+
+
+def test_sentences_keep_offsets_and_paragraphs() -> None:
+    text = "Mr. Smith went to Washington D.C. on Monday. He paid $1.5bn.\nA new line."
+    sentences = split_sentences(text)
+    assert [s.text for s in sentences] == [
+        "Mr. Smith went to Washington D.C. on Monday.",
+        "He paid $1.5bn.",
+        "A new line.",
+    ]
+    assert all(text[s.start : s.end] == s.text for s in sentences)
+
+
+def test_money_question_answers_with_the_sum_and_cites_its_article() -> None:
+    result = answer("How much will the new harbour bridge cost?")
+    assert result.answered
+    assert "84 million pounds" in result.answer
+    assert result.answer.endswith("[1]")
+    assert result.citations[0].article_id == "bridge"
+    assert result.citations[0].quote in BRIDGE
+    assert len(result.answer) <= 500
+
+
+def test_answer_comes_from_the_article_that_holds_it_even_when_ranked_second() -> None:
+    result = answer("Where will Voltra's 2-nanometre chip be made?", order=("bridge", "chips"))
+    assert result.answered
+    assert "Dresden" in result.answer
+    assert result.citations[0].article_id == "chips"
+
+
+def test_reason_question() -> None:
+    result = answer("Why had residents campaigned for a harbour crossing?")
+    assert "ferry is often cancelled" in result.answer
+
+
+def test_refuses_off_topic_and_unsupported_questions() -> None:
+    off_topic = answer("How much will the new harbour bridge cost?", dense=0.2)
+    assert not off_topic.answered and off_topic.citations == []
+    assert not answer("How do I bake banana bread with a sourdough starter?").answered
+    # the candidate articles name neither a mayor nor trams nor fares (other articles do)
+    assert not answer("What did the mayor say about tram fares in Port Elling?").answered
+
+
+def test_identical_articles_collapse_into_one_citation() -> None:
+    texts = {"a": "Same text here.", "b": "Same  text here.", "c": "Other text."}
+    hits = [hit("a", "A", 1.0), hit("b", "B", 0.9), hit("c", "C", 0.8)]
+    merged = collapse_copies(hits, texts)
+    assert [h.article_id for h in merged] == ["a", "c"]
+    assert merged[0].copies == ["b"]
