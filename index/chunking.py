@@ -7,6 +7,7 @@ from datetime import datetime
 from llama_index.core import Document
 from llama_index.core.node_parser import SentenceSplitter
 from llama_index.core.schema import TextNode
+from llama_index.core.utils import get_tokenizer
 
 from index.articles import Article
 
@@ -53,15 +54,23 @@ class Chunker:
             chunk_size=chunk_size, chunk_overlap=min(chunk_overlap, chunk_size // 2)
         )
 
+    def too_long_to_embed(self, title: str) -> bool:
+        """A title taking over half a chunk's tokens is left out of the embedded text (the
+        splitter refuses metadata longer than a chunk); BM25 still indexes it."""
+        return len(get_tokenizer()(f"title: {title}")) > self.splitter.chunk_size // 2
+
     def chunk(self, article: Article, origin: str) -> list[TextNode]:
         """The article's chunks, ids `<article id>#<n>`, each knowing its offsets in the text."""
         metadata = article_metadata(article, origin)
+        hidden = [k for k in metadata if k not in EMBEDDED_KEYS]
+        if self.too_long_to_embed(article.title):
+            hidden = list(metadata)
         document = Document(
             text=article.text,
             id_=article.id,
             metadata=metadata,
-            excluded_embed_metadata_keys=[k for k in metadata if k not in EMBEDDED_KEYS],
-            excluded_llm_metadata_keys=[k for k in metadata if k not in EMBEDDED_KEYS],
+            excluded_embed_metadata_keys=hidden,
+            excluded_llm_metadata_keys=list(hidden),
         )
         nodes = self.splitter.get_nodes_from_documents([document])
         for position, node in enumerate(nodes):

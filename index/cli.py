@@ -46,17 +46,17 @@ def open_engine(settings: Settings):  # type: ignore[no-untyped-def]
 
 
 @contextmanager
-def progress_bar(enabled: bool) -> Iterator[object]:
+def progress_bar(enabled: bool, label: str = "Embedding") -> Iterator[object]:
     """A rich progress bar reporting articles/s and ETA, or nothing when not on a terminal."""
     if not enabled:
         yield None
         return
     bar = Progress(
-        TextColumn("[bold]Embedding"),
+        TextColumn(f"[bold]{label}"),
         BarColumn(),
         MofNCompleteColumn(),
         TaskProgressColumn(),
-        TextColumn("{task.fields[rate]} articles/s"),
+        TextColumn("{task.fields[rate]}/s"),
         TimeElapsedColumn(),
         TextColumn("ETA"),
         TimeRemainingColumn(),
@@ -152,6 +152,93 @@ def stats(as_json: JsonFlag = False) -> None:
     for origin, count in sorted(info["sources"].items()):
         table.add_row("source", f"{origin} ({count} articles)")
     out.print(table)
+
+
+@app.command(name="eval")
+def evaluate(
+    questions: Annotated[
+        Path, typer.Argument(help="JSON Lines of questions: id, question, article, answers.")
+    ],
+    unanswerable: Annotated[
+        Path | None,
+        typer.Option("--unanswerable", help="JSON Lines of questions the articles cannot answer."),
+    ] = None,
+    as_json: JsonFlag = False,
+    details: Annotated[
+        bool, typer.Option("--details", help="Also list every question's outcome.")
+    ] = False,
+) -> None:
+    """Measure answer quality on question sets: hit@1/5, MRR, accuracy, refusals, latency.
+
+    Questions go through the same engine the API uses. Ingest the corpus the questions are
+    about first.
+    """
+    from index.evaluate import Evaluator, load_questions
+
+    good = load_questions(questions)
+    bad = load_questions(unanswerable) if unanswerable else []
+    engine = open_engine(Settings())
+    with progress_bar(sys.stderr.isatty() and not as_json, label="Asking") as update:
+        report = Evaluator(engine).run(good, bad, update)  # type: ignore[arg-type]
+    if as_json:
+        out.print_json(json.dumps(report.to_dict(with_outcomes=details)))
+        return
+    table = Table(title=f"{questions.name}: {report.questions} questions", show_header=False)
+    rows = [
+        ("hit@1", f"{report.hit_at_1:.3f}"),
+        ("hit@5", f"{report.hit_at_5:.3f}"),
+        ("MRR", f"{report.mrr:.3f}"),
+        ("answer accuracy", f"{report.accuracy:.3f}"),
+        ("false refusals", f"{report.false_refusal:.3f}"),
+        (
+            f"refusal on unanswerable ({report.unanswerable})",
+            "-" if report.refusal is None else f"{report.refusal:.3f}",
+        ),
+        ("mean answer length", f"{report.mean_answer_chars:.0f} chars"),
+        ("latency p50 / p95", f"{report.latency_p50_ms:.0f} / {report.latency_p95_ms:.0f} ms"),
+        ("retrieval alone p50", f"{report.retrieval_p50_ms:.0f} ms"),
+    ]
+    for name, value in rows:
+        table.add_row(name, value)
+    out.print(table)
+    if details:
+        for o in report.outcomes:
+            mark = "ok " if o.correct else ("ref" if not o.answered else "-- ")
+            out.print(f"{mark} rank={o.rank} {o.id}: {o.question}\n     {o.answer[:200]}")
+
+
+@app.command()
+def serve(
+    host: Annotated[
+        str | None,
+        typer.Option(help="Address to listen on (default: NEWSDESK_API_HOST, 127.0.0.1)."),
+    ] = None,
+    port: Annotated[
+        int | None,
+        typer.Option(
+            min=1, max=65535, help="Port to listen on (default: NEWSDESK_API_PORT, 8000)."
+        ),
+    ] = None,
+    watch: Annotated[
+        bool,
+        typer.Option("--watch", help="Re-sync NEWSDESK_ARTICLES_DIRS whenever files change there."),
+    ] = False,
+) -> None:
+    """Run the HTTP API (docs at /docs). The model and index load once, at start-up."""
+    from api.server import serve as run_server
+
+    settings = Settings()
+    changes = {"api_host": host, "api_port": port, "watch": watch or None}
+    run_server(settings.model_copy(update={k: v for k, v in changes.items() if v is not None}))
+
+
+@app.command(name="bot")
+def run_bot() -> None:
+    """Run the Discord bot (DISCORD_TOKEN). It asks the API at NEWSDESK_API_URL, or serves
+    the API in-process when that is unset."""
+    from bot.main import run
+
+    run()
 
 
 def main() -> None:

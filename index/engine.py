@@ -15,7 +15,7 @@ from index.answer.extractive import ExtractiveAnswerer
 from index.answer.models import NOT_FOUND, Answer
 from index.articles import Article
 from index.config import Settings
-from index.embeddings import build_embedder
+from index.embeddings import TEST_MODEL, build_embedder
 from index.errors import InvalidQuestion
 from index.lexical import KeywordIndexCache
 from index.retrieval import Filters, HybridRetriever
@@ -37,7 +37,10 @@ class Engine:
         self.keywords = KeywordIndexCache(self.store, settings.data_dir / "keyword-index")
         self.retriever = HybridRetriever(self.store, self.embedder, self.keywords)
         self.answerer = ExtractiveAnswerer(
-            self.keywords.get, self.embedder.get_text_embedding_batch
+            self.keywords.get,
+            self.embedder.get_text_embedding_batch,
+            # the test embedder's similarities mean nothing; real models' do
+            min_similarity=0.0 if settings.embed_model == TEST_MODEL else settings.min_similarity,
         )
         self._write = threading.Lock()
         self._lifetime_lock: ExitStack | None = None
@@ -74,6 +77,8 @@ class Engine:
         with self.writing():
             for source in sources:
                 report.merge(self.indexer.sync(source, progress))
+        if report.added or report.updated or report.removed:
+            self.keywords.rebuild()  # batch work: leave a fresh keyword index for the next ask
         return report
 
     def upsert(self, article: Article) -> SyncReport:

@@ -135,7 +135,13 @@ class KeywordIndex:
 
 
 class KeywordIndexCache:
-    """Keeps the keyword index of the store's current generation loaded, rebuilding when stale."""
+    """Keeps the keyword index of the store's current generation loaded.
+
+    When the store changes, queries go on with the previous index while a new one is built in
+    the background (new articles are found by dense retrieval meanwhile); only a process with
+    no index at all builds or loads one before answering. `rebuild()` brings it up to date at
+    once, and saves it, for writers that can afford it (a sync).
+    """
 
     def __init__(self, store: Store, folder: Path) -> None:
         self.store = store
@@ -143,17 +149,38 @@ class KeywordIndexCache:
         self._index: KeywordIndex | None = None
         self._generation = -1
         self._lock = threading.Lock()
+        self._refreshing: threading.Thread | None = None
 
     def get(self) -> KeywordIndex:
-        """The index for the store's current generation."""
+        """The index for the store's current generation, or the previous one while it builds."""
         generation = self.store.generation
         if self._index is not None and generation == self._generation:
             return self._index
+        if self._index is not None:
+            self._refresh_in_background()
+            return self._index
+        return self.rebuild()
+
+    def rebuild(self) -> KeywordIndex:
+        """Bring the index up to the store's current generation now."""
         with self._lock:
+            generation = self.store.generation
             if self._index is None or generation != self._generation:
                 self._index = self._load_or_build(generation)
                 self._generation = generation
             return self._index
+
+    def _refresh_in_background(self) -> None:
+        if self._refreshing is None or not self._refreshing.is_alive():
+            self._refreshing = threading.Thread(
+                target=self.rebuild, name="keyword-index", daemon=True
+            )
+            self._refreshing.start()
+
+    def wait(self) -> None:
+        """Wait for a background rebuild to finish (tests, benchmarks)."""
+        if self._refreshing is not None:
+            self._refreshing.join()
 
     def _load_or_build(self, generation: int) -> KeywordIndex:
         folder = self.folder / f"v{TOKENIZER_VERSION}-gen-{generation}"

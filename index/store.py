@@ -17,6 +17,23 @@ SCHEMA_VERSION = 1
 PLACEHOLDER_VECTOR = [1.0]
 """The article registry is looked up by id only; Chroma still wants a vector per record."""
 PAGE = 5000
+CONNECT_TIMEOUT = 5.0
+"""Seconds to wait for a Chroma server's heartbeat (chromadb's own client never times out)."""
+
+
+def server_url(raw: str) -> str:
+    """NEWSDESK_CHROMA_URL as scheme://host:port[/path]; port 8000 (443 for https) if none given."""
+    url = urlparse(raw.strip())
+    try:
+        port = url.port
+    except ValueError:  # not a number, or out of range
+        port = -1
+    if url.scheme not in ("http", "https") or not url.hostname or port == -1:
+        raise ConfigError(f"NEWSDESK_CHROMA_URL must look like http://host:port, got {raw!r}")
+    host = f"[{url.hostname}]" if ":" in url.hostname else url.hostname
+    port = port or (443 if url.scheme == "https" else 8000)
+    path = url.path.rstrip("/").removesuffix("/api/v2")  # the client adds the API prefix
+    return f"{url.scheme}://{host}:{port}{path}"
 
 
 def connect(settings: Settings) -> Any:
@@ -26,24 +43,30 @@ def connect(settings: Settings) -> Any:
 
     chroma_settings = ChromaSettings(anonymized_telemetry=False)
     if settings.chroma_url:
-        url = urlparse(settings.chroma_url)
-        if url.scheme not in ("http", "https") or not url.hostname:
-            raise ConfigError(
-                f"NEWSDESK_CHROMA_URL must look like http://host:port, got {settings.chroma_url!r}"
+        import httpx
+
+        base = server_url(settings.chroma_url)
+        try:  # a bounded probe first: an unresponsive host would hang chromadb's client
+            status = httpx.get(f"{base}/api/v2/heartbeat", timeout=CONNECT_TIMEOUT).status_code
+        except httpx.HTTPError as exc:
+            raise StoreUnavailable(
+                f"cannot reach the Chroma server at {settings.chroma_url} "
+                f"({type(exc).__name__}); is it running?"
+            ) from exc
+        if status != 200:
+            raise StoreUnavailable(
+                f"{settings.chroma_url} answered HTTP {status} to a Chroma heartbeat; "
+                "is it a Chroma server (version 1.x)?"
             )
         try:
-            client = chromadb.HttpClient(
-                host=url.hostname,
-                port=url.port or (443 if url.scheme == "https" else 8000),
-                ssl=url.scheme == "https",
-                settings=chroma_settings,
+            # A full URL as host keeps any path prefix (a reverse proxy) and IPv6 brackets.
+            return chromadb.HttpClient(
+                host=base, ssl=base.startswith("https:"), settings=chroma_settings
             )
-            client.heartbeat()
         except Exception as exc:  # chromadb raises several transport errors
             raise StoreUnavailable(
-                f"cannot reach the Chroma server at {settings.chroma_url}; is it running?"
+                f"cannot open the Chroma server at {settings.chroma_url}: {exc}"
             ) from exc
-        return client
     path = settings.data_dir / "chroma"
     path.mkdir(parents=True, exist_ok=True)
     return chromadb.PersistentClient(path=str(path), settings=chroma_settings)

@@ -43,3 +43,14 @@ def real_engine(tmp_path: Path, real_embedder) -> Iterator[object]:  # type: ign
     from index.engine import Engine
 
     yield Engine(Settings(data_dir=tmp_path / "data", _env_file=None), embedder=real_embedder)
+
+
+@pytest.fixture(scope="session")
+def chroma_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """URL of a real `chroma run` server on a free loopback port, shared by the session.
+
+    Tests that use it pick their own `collection` so they do not see each other's data."""
+    from tests.chroma_server import running_chroma
+
+    with running_chroma(tmp_path_factory.mktemp("chroma-server")) as url:
+        yield url

@@ -56,7 +56,7 @@ TEXTS = {"bridge": BRIDGE, "chips": CHIPS}
 
 def answer(question: str, order: tuple[str, ...] = ("bridge", "chips"), dense: float = 0.7):  # type: ignore[no-untyped-def]
     vocabulary = Vocabulary([BRIDGE, CHIPS, *FILLER])
-    answerer = ExtractiveAnswerer(lambda: vocabulary, no_similarity)  # type: ignore[arg-type,return-value]
+    answerer = ExtractiveAnswerer(lambda: vocabulary, no_similarity, 0.4)  # type: ignore[arg-type,return-value]
     titles = {"bridge": "Council approves harbour bridge", "chips": "Voltra unveils 2nm chip"}
     hits = [hit(a, titles[a], 1.0 / (i + 1), dense) for i, a in enumerate(order)]
     return answerer.answer(question, hits, TEXTS, top_k=5, query_vector=[1.0, 0.0])

@@ -34,8 +34,6 @@ MIN_COVERAGE = 0.5
 """Share of the question's weighted terms the best article must contain to answer."""
 RELATED_SCORE = 0.3
 """Other articles are cited when their retrieval score is at least this share of the best."""
-MIN_SIMILARITY = 0.4
-"""Below this cosine similarity between question and best chunk, nothing retrieved is on topic."""
 TYPED_KINDS = ("money", "percent", "count", "date", "quantity")
 """Questions whose answer must hold a sum, a share, a count, a date or a measure."""
 CANDIDATE_ARTICLES = 3
@@ -67,9 +65,13 @@ class Scored:
 class ExtractiveAnswerer:
     """Composes answers from verbatim article sentences; see the module docstring."""
 
-    def __init__(self, vocabulary: Callable[[], KeywordIndex], embed: Embed) -> None:
+    def __init__(
+        self, vocabulary: Callable[[], KeywordIndex], embed: Embed, min_similarity: float
+    ) -> None:
         self.vocabulary = vocabulary
         self.embed = embed
+        self.min_similarity = min_similarity
+        """Below this cosine similarity of question and best chunk, nothing is on topic."""
 
     def weights(self, question: str) -> dict[str, float]:
         """Question terms and how much each counts: IDF; names and numbers the corpus lacks count
@@ -181,12 +183,11 @@ class ExtractiveAnswerer:
                 return [best, other]
         return [best]
 
-    @staticmethod
-    def refuse(question: str, evidence: Evidence) -> bool:
+    def refuse(self, question: str, evidence: Evidence) -> bool:
         """True when the evidence does not cover the question: nothing retrieved resembles it,
         its best article lacks most of its weighted terms, or the chosen sentences hold no
         sum, count, share, measure or date when one is asked for."""
-        if evidence.dense < MIN_SIMILARITY or evidence.cover < MIN_COVERAGE:
+        if evidence.dense < self.min_similarity or evidence.cover < MIN_COVERAGE:
             return True
         if evidence.kind in TYPED_KINDS:
             return not any(item.typed for item in evidence.chosen)

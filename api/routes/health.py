@@ -1,0 +1,81 @@
+"""Liveness, readiness, what is indexed (/stats) and Prometheus metrics."""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import APIRouter, Response
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
+
+from api.deps import EngineDep, RuntimeDep
+from api.errors import RETRY_AFTER_SECONDS
+from api.schemas import ErrorBody
+from index.errors import NewsdeskError
+
+log = logging.getLogger("newsdesk.api")
+router = APIRouter(tags=["health"])
+
+
+class Health(BaseModel):
+    status: str
+
+
+class Readiness(BaseModel):
+    status: str
+    detail: str | None = None
+    articles: int | None = None
+    chunks: int | None = None
+
+
+class IndexStats(BaseModel):
+    articles: int
+    chunks: int
+    model: str = Field(description="The embedding model the index was built with.")
+    last_sync: str | None = Field(None, description="When an article was last indexed (UTC).")
+
+
+@router.get("/health", response_model=Health)
+async def health() -> Health:
+    """The process is up (it may still be loading the index: see /ready)."""
+    return Health(status="ok")
+
+
+@router.get(
+    "/ready",
+    response_model=Readiness,
+    responses={503: {"model": Readiness, "description": "Loading, or the store is unreachable."}},
+)
+def ready(runtime: RuntimeDep) -> Readiness | JSONResponse:
+    """Ready to answer: model loaded and index open and reachable; 503 + Retry-After otherwise."""
+    engine = runtime.engine
+    try:
+        if engine is None:
+            raise NewsdeskError(runtime.load_error or "the index is still loading")
+        counts = engine.store.counts()
+    except Exception as exc:  # any failure to reach the store means "not ready"
+        if not isinstance(exc, NewsdeskError):
+            log.warning("readiness: the store is unreachable: %s", exc)
+        detail = str(exc) if isinstance(exc, NewsdeskError) else "the store cannot be reached"
+        body = Readiness(status="unavailable", detail=detail)
+        return JSONResponse(
+            body.model_dump(), status_code=503, headers={"Retry-After": str(RETRY_AFTER_SECONDS)}
+        )
+    return Readiness(status="ready", **counts)
+
+
+@router.get(
+    "/stats",
+    response_model=IndexStats,
+    responses={503: {"model": ErrorBody, "description": "Index loading or store unreachable."}},
+)
+def stats(engine: EngineDep) -> IndexStats:
+    """What is indexed: articles, chunks, the embedding model and the last sync."""
+    info = engine.stats()
+    return IndexStats(**{key: info[key] for key in ("articles", "chunks", "model", "last_sync")})
+
+
+@router.get("/metrics", response_class=Response, responses={200: {"content": {"text/plain": {}}}})
+def metrics(runtime: RuntimeDep) -> Response:
+    """Prometheus text format: requests, latency, answered/refused, reindex jobs, index size."""
+    return Response(runtime.metrics.render(), media_type=runtime.metrics.content_type)

@@ -1,0 +1,89 @@
+"""What one app holds for its lifetime: settings, the engine, jobs, feedback, metrics, limits."""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING
+
+import anyio
+
+from api.feedback import FeedbackStore
+from api.jobs import SyncJobs
+from api.metrics import Metrics
+from api.ratelimit import RateLimit
+from api.schemas import ReindexJob
+from index.config import Settings
+from index.errors import IndexLocked, NewsdeskError, StoreUnavailable
+
+if TYPE_CHECKING:
+    from index.engine import Engine
+
+log = logging.getLogger("newsdesk.api")
+
+LOAD_RETRY_SECONDS = 2.0
+"""Wait between attempts while the store is unreachable or another process holds the lock."""
+SHUTDOWN_WAIT_SECONDS = 5.0
+"""How long shutdown waits for a running sync (an interrupted sync is redone next time)."""
+
+
+class Runtime:
+    """The app's long-lived parts; `engine` is None until loaded (then /ready says so)."""
+
+    def __init__(self, settings: Settings, engine: Engine | None = None) -> None:
+        self.settings = settings
+        self.engine = engine
+        self.owns_engine = False
+        self.load_error: str | None = None
+        self.metrics = Metrics(lambda: self.engine)
+        self.jobs = SyncJobs(on_finish=self._job_finished)
+        self.feedback = FeedbackStore(settings.data_dir / "feedback.sqlite3")
+        self.rate_limit = RateLimit(settings.ask_rate_limit)
+
+    def _job_finished(self, job: ReindexJob) -> None:
+        self.metrics.reindex.labels(job.trigger, job.status).inc()
+
+    async def load(self) -> None:
+        """Load the engine once (model, index, keyword index), retrying while the store is
+        unreachable or another process holds the writer lock.
+
+        In embedded mode the engine claims the data dir's writer lock for the app's lifetime,
+        so no other process writes behind its back.
+        """
+        from index.engine import Engine
+
+        engine: Engine | None = None
+        while self.engine is None:
+            try:
+                if engine is None:
+                    engine = await anyio.to_thread.run_sync(
+                        Engine, self.settings, abandon_on_cancel=True
+                    )
+                    # Load (or build) the keyword index now, not in the first question.
+                    await anyio.to_thread.run_sync(engine.keywords.get, abandon_on_cancel=True)
+                if not self.settings.chroma_url:
+                    engine.claim_writer()
+                self.engine, self.owns_engine, self.load_error = engine, True, None
+            except (StoreUnavailable, IndexLocked) as exc:
+                self._failed(exc, retrying=True)
+                await anyio.sleep(LOAD_RETRY_SECONDS)
+            except NewsdeskError as exc:
+                self._failed(exc, retrying=False)
+                return
+            except Exception as exc:  # a server that cannot load says why on /ready, not dies
+                log.exception("cannot load the index")
+                self.load_error = f"unexpected error while loading the index ({type(exc).__name__})"
+                return
+        log.info("index loaded: %s", self.engine.store.location)
+
+    def _failed(self, exc: NewsdeskError, retrying: bool) -> None:
+        if self.load_error != str(exc):
+            then = f"; retrying every {LOAD_RETRY_SECONDS:g}s" if retrying else ""
+            log.error("cannot load the index: %s%s", exc, then)
+        self.load_error = str(exc)
+
+    def close(self) -> None:
+        """Let a running sync finish briefly, then release the engine's writer lock."""
+        if not self.jobs.wait(SHUTDOWN_WAIT_SECONDS):
+            log.warning("shutting down during a reindex; the next sync redoes what was left")
+        if self.owns_engine and self.engine is not None:
+            self.engine.close()

@@ -1,0 +1,38 @@
+"""The bot's settings: `DISCORD_TOKEN` and `NEWSDESK_*` variables (environment or `.env`)."""
+
+from __future__ import annotations
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class BotSettings(BaseSettings):
+    """How `newsdesk bot` reaches Discord and the Newsdesk API. See README's "Discord bot"."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="NEWSDESK_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
+    )
+
+    discord_token: SecretStr | None = Field(
+        None,
+        validation_alias="DISCORD_TOKEN",
+        description="The bot's token (Developer Portal → your application → Bot).",
+    )
+    api_url: str | None = Field(
+        None,
+        description="URL of the Newsdesk HTTP API; unset: the API runs inside the bot's process.",
+    )
+    discord_guild_id: int | None = Field(
+        None, description="Sync slash commands to this server at once (global sync otherwise)."
+    )
+    ask_cooldown_seconds: float = Field(
+        10.0, ge=0, le=3600, description="Per-user wait between questions; 0 turns it off."
+    )
+    api_timeout_seconds: float = Field(
+        60.0, gt=0, le=600, description="How long the bot waits for one API answer."
+    )
+
+    @field_validator("discord_token", "api_url", "discord_guild_id", mode="before")
+    @classmethod
+    def _blank_is_none(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value

@@ -1,0 +1,75 @@
+"""`newsdesk bot`: settings checked first, then the bot runs until interrupted.
+
+Problems a user fixes (no token, a token Discord refuses, the Message Content intent not
+enabled, Discord unreachable) end it with one sentence, never a traceback.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+import aiohttp
+import discord
+
+from bot.api_client import ApiClient
+from bot.client import NewsdeskBot
+from bot.config import BotSettings
+from index.config import Settings
+from index.errors import ConfigError, NewsdeskError
+
+PORTAL = "the Discord Developer Portal (your application → Bot)"
+NO_TOKEN = (
+    f"DISCORD_TOKEN is not set: put your bot's token from {PORTAL} in the environment or in "
+    'a .env file (README, "Discord bot")'
+)
+BAD_TOKEN = (
+    f"Discord refused DISCORD_TOKEN: copy the bot's current token from {PORTAL}, "
+    '"Reset Token", into DISCORD_TOKEN'
+)
+NO_INTENT = (
+    f'Discord refused the Message Content intent: enable "Message Content Intent" in {PORTAL}, '
+    "under Privileged Gateway Intents"
+)
+
+
+def build(bot_settings: BotSettings, settings: Settings) -> NewsdeskBot:
+    """The bot, talking to NEWSDESK_API_URL, or to the API app in this process when unset."""
+    timeout = bot_settings.api_timeout_seconds
+    if bot_settings.api_url:
+        token = settings.admin_token.get_secret_value() if settings.admin_token else None
+        api = ApiClient.remote(bot_settings.api_url, timeout=timeout, admin_token=token)
+    else:
+        api = ApiClient.in_process(settings, timeout=timeout)
+    return NewsdeskBot(
+        api,
+        guild_id=bot_settings.discord_guild_id,
+        cooldown_seconds=bot_settings.ask_cooldown_seconds,
+    )
+
+
+async def serve(bot: NewsdeskBot, token: str) -> None:
+    """Log in (a refused token fails here, before anything loads), then stay connected."""
+    async with bot:
+        await bot.start(token)
+
+
+def run() -> None:
+    """Run the bot; raise a NewsdeskError (one sentence) for anything the user must fix."""
+    bot_settings = BotSettings()
+    if bot_settings.discord_token is None:
+        raise ConfigError(NO_TOKEN)
+    settings = Settings()
+    discord.VoiceClient.warn_nacl = discord.VoiceClient.warn_dave = False  # the bot has no voice
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    bot = build(bot_settings, settings)
+    try:
+        asyncio.run(serve(bot, bot_settings.discord_token.get_secret_value()))
+    except discord.LoginFailure:
+        raise ConfigError(BAD_TOKEN) from None
+    except discord.PrivilegedIntentsRequired:
+        raise ConfigError(NO_INTENT) from None
+    except (aiohttp.ClientConnectionError, discord.GatewayNotFound) as exc:
+        raise NewsdeskError(f"cannot reach Discord: {exc}") from None
