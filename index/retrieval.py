@@ -22,9 +22,9 @@ from index.chunking import published_ts
 from index.lexical import KeywordIndexCache
 from index.store import Store
 
-RRF_K = 60
+RRF_K = 30
 DENSE_WEIGHT = 1.0
-KEYWORD_WEIGHT = 1.0
+KEYWORD_WEIGHT = 0.8
 CANDIDATES = 40
 """Chunks taken from each retriever before fusion."""
 

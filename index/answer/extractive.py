@@ -165,6 +165,8 @@ class ExtractiveAnswerer:
 
     def rerank(self, items: list[Scored], query_vector: Sequence[float]) -> None:
         """Add the embedding similarity of question and sentence to the best candidates."""
+        if not items:
+            return
         vectors = np.asarray(self.embed([item.sentence.text for item in items]), dtype=np.float32)
         query = np.asarray(query_vector, dtype=np.float32)
         for item, similarity in zip(items, vectors @ query, strict=True):
