@@ -20,6 +20,7 @@ from index.errors import (
     IndexLocked,
     InvalidArticle,
     InvalidQuestion,
+    LLMUnavailable,
     ModelMismatch,
     NewsdeskError,
     SourceNotFound,
@@ -38,6 +39,7 @@ STATUS_OF: dict[type[NewsdeskError], int] = {
     IndexLocked: 409,
     SourceNotFound: 409,
     StoreUnavailable: 503,
+    LLMUnavailable: 503,
     ConfigError: 500,
     ModelMismatch: 500,
 }

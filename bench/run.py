@@ -257,10 +257,10 @@ def main() -> None:
         label, paths = spec[0], [Path(p) for p in spec[1:]]
         with tempfile.TemporaryDirectory(prefix="newsdesk-bench-") as tmp:
             sizes.append(measure(label, paths, args.requests, Path(tmp)))
-    report = render(sizes, args.requests)
+        report = render(sizes, args.requests)  # written after each size: a long run keeps
+        if args.out:  # what it has measured so far
+            args.out.write_text(report)
     print(report)
-    if args.out:
-        args.out.write_text(report)
 
 
 if __name__ == "__main__":

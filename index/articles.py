@@ -6,9 +6,11 @@ import hashlib
 import json
 import os
 import re
+import stat
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -122,10 +124,26 @@ def clean_text(text: str) -> str:
     return "\n".join(strip_boilerplate(lines)).strip()
 
 
+LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+"""What a JSON escape such as `\\ud800` alone leaves in a str: it cannot be encoded."""
+
+
+def scrub(value: Any) -> Any:
+    """`value` with lone surrogates in its strings replaced by U+FFFD, recursively."""
+    if isinstance(value, str):
+        return LONE_SURROGATE.sub("\ufffd", value)
+    if isinstance(value, dict):
+        return {scrub(k): scrub(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [scrub(v) for v in value]
+    return value
+
+
 def from_record(record: dict[str, Any], default_id: str, where: str) -> Article:
     """An Article from a JSON object with fields id, title, text|body|content, url, ..."""
     if not isinstance(record, dict):
         raise InvalidArticle(f"{where}: expected a JSON object, got {type(record).__name__}")
+    record = scrub(record)
     text = next((record[k] for k in TEXT_KEYS if isinstance(record.get(k), str)), "")
     text = clean_text(text)
     title = str(record.get("title") or "").strip()
@@ -209,11 +227,36 @@ def parse_front_matter(text: str) -> tuple[dict[str, Any], str]:
     """YAML front matter and the rest of the text."""
     import frontmatter
 
+    handler = frontmatter.detect_format(text, frontmatter.handlers)
+    if isinstance(handler, frontmatter.YAMLHandler):
+        handler = yaml_without_aliases()
     try:
-        post = frontmatter.loads(text)
+        post = frontmatter.loads(text, handler=handler)
+    except InvalidArticle:
+        raise
     except Exception as exc:  # the YAML library raises many types
         raise InvalidArticle(f"front matter is not valid YAML ({exc.__class__.__name__})") from exc
     return dict(post.metadata), post.content
+
+
+@lru_cache(maxsize=1)
+def yaml_without_aliases() -> Any:
+    """A front matter handler that refuses YAML aliases: `*a` nested in lists (a "billion
+    laughs") expands exponentially when the metadata is flattened to JSON."""
+    import frontmatter
+    import yaml
+
+    class NoAliasLoader(yaml.SafeLoader):
+        def compose_node(self, parent: Any, index: Any) -> Any:
+            if self.check_event(yaml.AliasEvent):
+                raise InvalidArticle("front matter uses YAML aliases (*name), not accepted")
+            return super().compose_node(parent, index)
+
+    class Handler(frontmatter.YAMLHandler):
+        def load(self, fm: str, **kwargs: object) -> Any:
+            return yaml.load(fm, Loader=NoAliasLoader)  # a SafeLoader
+
+    return Handler()
 
 
 def read_markdown(text: str, default_id: str, stem: str) -> Article:
@@ -283,11 +326,19 @@ def strip_hidden(raw: str) -> str:
 def read_file(path: Path, rel_id: str, max_bytes: int) -> Iterator[Article | Skipped]:
     """Every article in one file, or a `Skipped` for each part that could not be read."""
     try:
-        size = path.stat().st_size
+        info = path.stat()
+        if not stat.S_ISREG(info.st_mode):  # a FIFO or device would block or never end
+            yield Skipped(rel_id, "not a regular file")
+            return
+        size = info.st_size
         if size > max_bytes:
             yield Skipped(rel_id, f"file is {size:,} bytes, over the {max_bytes:,}-byte limit")
             return
-        data = path.read_bytes()
+        with path.open("rb") as file:  # bounded, should it grow after the stat
+            data = file.read(max_bytes + 1)
+        if len(data) > max_bytes:
+            yield Skipped(rel_id, f"file is over the {max_bytes:,}-byte limit")
+            return
     except OSError as exc:
         yield Skipped(rel_id, f"cannot read file ({exc.strerror or exc})")
         return
@@ -297,13 +348,14 @@ def read_file(path: Path, rel_id: str, max_bytes: int) -> Iterator[Article | Ski
     if looks_binary(data):
         yield Skipped(rel_id, "binary file, not text")
         return
-    text = decode(data)
     suffix = path.suffix.lower()
+    if suffix == ".jsonl":
+        yield from read_jsonl(data, rel_id)
+        return
+    text = decode(data)
     stem = path.stem.replace("-", " ").replace("_", " ").strip().capitalize()
     try:
-        if suffix == ".jsonl":
-            yield from read_jsonl(text, rel_id)
-        elif suffix == ".json":
+        if suffix == ".json":
             yield from read_json(text, rel_id)
         elif suffix in (".md", ".markdown"):
             yield read_markdown(text, rel_id, stem)
@@ -322,6 +374,9 @@ def read_json(text: str, rel_id: str) -> Iterator[Article | Skipped]:
     except json.JSONDecodeError as exc:
         yield Skipped(rel_id, f"invalid JSON at line {exc.lineno}: {exc.msg}")
         return
+    except RecursionError:
+        yield Skipped(rel_id, "invalid JSON: nested too deeply")
+        return
     if isinstance(data, dict):
         yield from_record(data, rel_id, rel_id)
         return
@@ -336,9 +391,11 @@ def read_json(text: str, rel_id: str) -> Iterator[Article | Skipped]:
             yield Skipped(where, str(exc))
 
 
-def read_jsonl(text: str, rel_id: str) -> Iterator[Article | Skipped]:
-    """A .jsonl file: one article object per line; broken lines are skipped one by one."""
-    for number, line in enumerate(text.split("\n"), start=1):
+def read_jsonl(data: bytes, rel_id: str) -> Iterator[Article | Skipped]:
+    """A .jsonl file: one article object per line; broken lines are skipped one by one. Each
+    line is decoded on its own, so a line in another encoding garbles no other line."""
+    for number, raw in enumerate(data.split(b"\n"), start=1):
+        line = decode(raw)
         if not line.strip():
             continue
         where = f"{rel_id}:{number}"
@@ -346,6 +403,8 @@ def read_jsonl(text: str, rel_id: str) -> Iterator[Article | Skipped]:
             yield from_record(json.loads(line), where, where)
         except json.JSONDecodeError as exc:
             yield Skipped(where, f"invalid JSON: {exc.msg}")
+        except RecursionError:
+            yield Skipped(where, "invalid JSON: nested too deeply")
         except InvalidArticle as exc:
             yield Skipped(where, str(exc))
 
@@ -355,7 +414,7 @@ def iter_source(source: Path, max_bytes: int) -> Iterator[Article | Skipped]:
     if not source.exists():
         raise SourceNotFound(f"no such file or folder: {source}")
     if source.is_file():
-        yield from read_file(source, source.name, max_bytes)
+        yield from read_file(source, scrub(source.name), max_bytes)
         return
     root = source.resolve()
     for path, rel, problem in walk_files(root):
@@ -379,9 +438,13 @@ def walk_files(root: Path) -> Iterable[tuple[Path, str, str | None]]:
             path = Path(dirpath) / name
             if path.suffix.lower() not in SUPPORTED_SUFFIXES:
                 continue
-            rel = path.relative_to(root).as_posix()
+            rel = scrub(path.relative_to(root).as_posix())  # a name in another encoding
             if path.is_symlink():
-                target = path.resolve()
+                try:
+                    target = path.resolve()
+                except (OSError, RuntimeError):  # a loop (RuntimeError before Python 3.13)
+                    yield path, rel, "symlink cannot be resolved (a loop?)"
+                    continue
                 if not target.is_relative_to(root):
                     yield path, rel, "symlink points outside the source"
                     continue

@@ -86,10 +86,14 @@ def ingest(
     as_json: JsonFlag = False,
 ) -> None:
     """Sync article sources into the index, embedding only what changed."""
+    from index.store import writer_lock
+
     settings = Settings()
     for path in paths:
         if not path.exists():
             raise NewsdeskError(f"no such file or folder: {path}")
+    with writer_lock(settings.data_dir):  # refuse at once, before opening another's store
+        pass
     engine = open_engine(settings)
     with progress_bar(sys.stderr.isatty() and not as_json) as update:
         report = engine.sync(paths, update)  # type: ignore[arg-type]

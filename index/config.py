@@ -25,6 +25,9 @@ class Settings(BaseSettings):
     chroma_url: str | None = Field(
         None, description="URL of a Chroma server (e.g. http://localhost:8001); embedded if unset."
     )
+    chroma_timeout: float = Field(
+        30.0, gt=0, le=600, description="Seconds a Chroma server may take to answer a request."
+    )
     collection: str = Field("newsdesk", description="Chroma collection name prefix.")
     embed_model: str = Field(
         BUNDLED_MODEL,
@@ -100,3 +103,43 @@ class Settings(BaseSettings):
         if isinstance(value, str):
             return [part.strip() for part in value.split(",") if part.strip()]
         return value
+
+    # ------------------------------------------------ LLM answer mode (opt-in, `.[llm]` extra)
+    llm: str | None = Field(
+        None,
+        description="Answer with an LLM: `ollama:<model>` or `openai:<model>` (any "
+        "OpenAI-compatible server); the extractive answerer when unset.",
+    )
+    llm_base_url: str | None = Field(
+        None,
+        description="The LLM server: Ollama's URL (default http://localhost:11434) or an "
+        "OpenAI-compatible base URL ending in /v1 (vLLM, llama.cpp; default api.openai.com).",
+    )
+    llm_api_key: SecretStr | None = Field(None, description="API key for the LLM server, if any.")
+    llm_timeout: float = Field(
+        60.0, gt=0, le=600, description="Seconds to wait for the LLM's answer."
+    )
+
+    @field_validator("llm", "llm_base_url", "llm_api_key", mode="before")
+    @classmethod
+    def _blank_llm_is_none(cls, value: object) -> object:
+        return (value.strip() or None) if isinstance(value, str) else value
+
+    @field_validator("llm")
+    @classmethod
+    def _llm_format(cls, value: str | None) -> str | None:
+        import re
+
+        if value is not None and not re.fullmatch(r"(ollama|openai):\S+", value):
+            raise ValueError(
+                "llm must be 'ollama:<model>' or 'openai:<model>', e.g. ollama:llama3.2 or "
+                "openai:gpt-4o-mini (with llm_base_url for vLLM or llama.cpp)"
+            )
+        return value
+
+    @field_validator("llm_base_url")
+    @classmethod
+    def _llm_url(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("http://", "https://")):
+            raise ValueError("llm_base_url must start with http:// or https://")
+        return value.rstrip("/") if value else value

@@ -12,6 +12,7 @@ from llama_index.core.embeddings import BaseEmbedding
 from llama_index.core.schema import QueryBundle
 
 from index.answer.extractive import ExtractiveAnswerer
+from index.answer.llm import LLMAnswerer
 from index.answer.models import NOT_FOUND, Answer
 from index.articles import Article
 from index.config import Settings
@@ -36,12 +37,14 @@ class Engine:
         self.indexer = Indexer(settings, self.store, self.embedder)
         self.keywords = KeywordIndexCache(self.store, settings.data_dir / "keyword-index")
         self.retriever = HybridRetriever(self.store, self.embedder, self.keywords)
-        self.answerer = ExtractiveAnswerer(
+        self.answerer: ExtractiveAnswerer | LLMAnswerer = ExtractiveAnswerer(
             self.keywords.get,
             self.embedder.get_text_embedding_batch,
             # the test embedder's similarities mean nothing; real models' do
             min_similarity=0.0 if settings.embed_model == TEST_MODEL else settings.min_similarity,
         )
+        if settings.llm:  # opt-in LLM answer mode: same retrieval, a model writes the answer
+            self.answerer = LLMAnswerer.from_settings(settings)
         self._write = threading.Lock()
         self._lifetime_lock: ExitStack | None = None
 

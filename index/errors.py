@@ -35,3 +35,7 @@ class InvalidArticle(NewsdeskError):
 
 class InvalidQuestion(NewsdeskError):
     """A question is empty or too long."""
+
+
+class LLMUnavailable(NewsdeskError):
+    """The LLM server of LLM answer mode cannot be reached or failed to answer."""

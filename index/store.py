@@ -60,16 +60,29 @@ def connect(settings: Settings) -> Any:
             )
         try:
             # A full URL as host keeps any path prefix (a reverse proxy) and IPv6 brackets.
-            return chromadb.HttpClient(
+            client = chromadb.HttpClient(
                 host=base, ssl=base.startswith("https:"), settings=chroma_settings
             )
         except Exception as exc:  # chromadb raises several transport errors
             raise StoreUnavailable(
                 f"cannot open the Chroma server at {settings.chroma_url}: {exc}"
             ) from exc
+        bound_requests(client, settings.chroma_timeout)
+        return client
     path = settings.data_dir / "chroma"
     path.mkdir(parents=True, exist_ok=True)
     return chromadb.PersistentClient(path=str(path), settings=chroma_settings)
+
+
+def bound_requests(client: Any, seconds: float) -> None:
+    """Give the HttpClient's requests a timeout: chromadb builds its httpx session with none
+    and has no setting for one (chroma-core/chroma#5805), so a server that stops answering
+    would hang every caller. A timeout raises httpx.TimeoutException (the API answers 503)."""
+    import httpx
+
+    session = getattr(getattr(client, "_server", None), "_session", None)
+    if isinstance(session, httpx.Client):
+        session.timeout = httpx.Timeout(seconds, connect=min(seconds, CONNECT_TIMEOUT))
 
 
 class Store:
@@ -179,6 +192,17 @@ class Store:
             batch = article_ids[start : start + 500]
             self.chunks.delete(where={"article_id": {"$in": batch}})
 
+    def chunk_article_ids(self) -> set[str]:
+        """Ids of every article that has chunks (a full scan, for recovery after a crash)."""
+        found: set[str] = set()
+        offset = 0
+        while True:
+            page = self.chunks.get(include=["metadatas"], limit=PAGE, offset=offset)
+            found.update(str(meta.get("article_id")) for meta in page["metadatas"])
+            if len(page["ids"]) < PAGE:
+                return found
+            offset += PAGE
+
     def chunk_texts(self) -> Iterator[tuple[list[str], list[str]]]:
         """All chunk ids and texts, a page at a time (to build the keyword index)."""
         offset = 0
@@ -209,12 +233,22 @@ class Store:
         return int(found["metadatas"][0]["value"]) if found["ids"] else 0
 
     def bump_generation(self) -> int:
-        """Mark the index as changed; returns the new generation."""
+        """Mark the index as changed (and a write as finished); returns the new generation."""
         value = self.generation + 1
         self.meta.upsert(
             ids=["generation"], metadatas=[{"value": value}], embeddings=[PLACEHOLDER_VECTOR]
         )
+        self.meta.delete(ids=["writing"])
         return value
+
+    def begin_write(self) -> None:
+        """Note that a write is under way, until `bump_generation`: a writer that dies in
+        between leaves the note for the next one to recover from (Indexer._recover)."""
+        self.meta.upsert(ids=["writing"], metadatas=[{"value": 1}], embeddings=[PLACEHOLDER_VECTOR])
+
+    def write_interrupted(self) -> bool:
+        """True when a write began and never finished (the writer died)."""
+        return bool(self.meta.get(ids=["writing"], include=[])["ids"])
 
     def counts(self) -> dict[str, int]:
         """Number of articles and chunks indexed."""

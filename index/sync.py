@@ -73,6 +73,7 @@ class Indexer:
         started = time.perf_counter()
         origin = origin_of(source)
         report = SyncReport()
+        self._recover()
         records = self.store.records()
         mine = {i: m for i, m in records.items() if m.get("origin") == origin}
         seen: set[str] = set()
@@ -104,6 +105,8 @@ class Indexer:
         gone = sorted(set(mine) - seen)
         report.removed = len(gone)
         report.chunks_removed += sum(int(mine[i].get("n_chunks", 0)) for i in gone)
+        if pending or gone:
+            self.store.begin_write()
         report.chunks_added = self._write(pending, origin, progress)
         self._remove(gone)
         if pending or gone:
@@ -117,6 +120,7 @@ class Indexer:
         if not article.text.strip():
             raise InvalidArticle("an article needs non-empty text")
         report = SyncReport()
+        self._recover()
         previous = self.store.records_by_id([article.id]).get(article.id)
         if previous and previous.get("content_hash") == article.content_hash:
             report.unchanged = 1
@@ -126,6 +130,7 @@ class Indexer:
                 report.chunks_removed = int(previous.get("n_chunks", 0))
             else:
                 report.added = 1
+            self.store.begin_write()
             report.chunks_added = self._write([article], origin, None)
             self._changed()
         report.seconds = round(time.perf_counter() - started, 3)
@@ -133,19 +138,36 @@ class Indexer:
 
     def delete(self, article_id: str) -> None:
         """Remove one article and its chunks."""
+        self._recover()
         if article_id not in self.store.records_by_id([article_id]):
             raise ArticleNotFound(f"no article with id {article_id!r} is indexed")
+        self.store.begin_write()
         self._remove([article_id])
         self._changed()
 
     # ----------------------------------------------------------------- internals
 
+    def _recover(self) -> None:
+        """Clean up after a writer that died mid-write, before writing anything.
+
+        Every write is bracketed by `begin_write` and the generation bump. A writer killed in
+        between may have added chunks of new articles without recording them; were their files
+        gone by the next sync, nothing would remove those chunks, so they go now (an article
+        still in its source is redone anyway: it has no record). Then the generation is bumped,
+        so no keyword index saved before the crash is trusted.
+        """
+        if not self.store.write_interrupted():
+            return
+        orphans = self.store.chunk_article_ids() - set(self.store.records())
+        self.store.delete_chunks(sorted(orphans))
+        self._changed()
+
     def _write(self, articles: list[Article], origin: str, progress: Progress | None) -> int:
         """Chunk, embed and store articles in batches; returns the number of chunks written.
 
         Order per batch: delete the articles' old chunks, add the new ones, then record the
-        articles' hashes. A crash anywhere leaves old hashes behind, so the next sync redoes
-        exactly those articles.
+        articles' hashes. A crash anywhere leaves old hashes (or none) behind, so the next sync
+        redoes exactly those articles (see `_recover` for new ones whose files vanish).
         """
         total = len(articles)
         written = 0

@@ -8,6 +8,7 @@ import logging
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 from fastapi.testclient import TestClient
 
@@ -189,19 +190,26 @@ def test_unexpected_error_is_500_with_request_id_and_no_traceback(
     assert "secret" not in json.dumps(events)
 
 
+@pytest.mark.parametrize(
+    ("failure", "detail"),
+    [
+        (StoreUnavailable("cannot reach the Chroma server at http://chroma:8000"), "cannot reach"),
+        (httpx.ConnectError("connection refused"), "cannot be reached"),  # went away mid-run
+    ],
+)
 def test_unreachable_store_is_503_with_retry_after(
-    client: TestClient, monkeypatch: pytest.MonkeyPatch
+    client: TestClient, monkeypatch: pytest.MonkeyPatch, failure: Exception, detail: str
 ) -> None:
     engine = client.app.state.runtime.engine  # type: ignore[attr-defined]
 
     def unreachable(*args: object, **kwargs: object) -> Answer:
-        raise StoreUnavailable("cannot reach the Chroma server at http://chroma:8000")
+        raise failure
 
     monkeypatch.setattr(engine, "ask", unreachable)
     response = client.post("/ask", json={"question": BRIDGE})
     assert response.status_code == 503
     assert int(response.headers["retry-after"]) > 0
-    assert "cannot reach the Chroma server" in response.json()["detail"]
+    assert detail in response.json()["detail"]
     events = sse_events(client.post("/ask/stream", json={"question": BRIDGE}).text)
     assert events[0][0] == "error" and events[0][1]["error"] == "service_unavailable"  # type: ignore[index]
 
