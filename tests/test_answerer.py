@@ -65,19 +65,19 @@ def answer(question: str, order: tuple[str, ...] = ("bridge", "chips"), dense: f
 @pytest.mark.parametrize(
     ("question", "kind"),
     [
-        ("How much will the new bridge cost?", "money"),
-        ("What price did Ukraine agree to pay?", "money"),
-        ("By how much did France's GDP grow?", "percent"),
-        ("What share of firms are minority led?", "percent"),
-        ("How many jobs is General Motors cutting?", "count"),
-        ("How long did laptop batteries last?", "quantity"),
-        ("When was the deal finalised?", "date"),
-        ("What did Mourinho say when asked about it?", "other"),
-        ("Why did UKIP suspend its candidate?", "reason"),
-        ("Who directed the film?", "person"),
-        ("Which bank was in talks with Barclays?", "entity"),
-        ("Where has the match been moved to?", "entity"),
-        ("What was the last album they put out?", "entity"),
+        ("How much will the new tunnel cost?", "money"),
+        ("What price did the club agree to pay?", "money"),
+        ("By how much did the harvest grow?", "percent"),
+        ("What share of voters backed the plan?", "percent"),
+        ("How many shops will the chain open?", "count"),
+        ("How long is the new runway?", "quantity"),
+        ("When will the museum reopen?", "date"),
+        ("What did the minister say when asked about it?", "other"),
+        ("Why did the council close the pool?", "reason"),
+        ("Who designed the stadium?", "person"),
+        ("Which insurer bought the broker?", "entity"),
+        ("Where will the summit be held?", "entity"),
+        ("What was the first album she released?", "entity"),
     ],
 )
 def test_answer_type_follows_the_first_question_phrase(question: str, kind: str) -> None:
@@ -92,16 +92,16 @@ def test_holds_what_was_asked() -> None:
     assert holds("It opened to great acclaim.", "date", "When did it open?") == 0.0
     # names: new names count, the question's own do not; plural questions want several
     assert holds("Voltra said so.", "entity", "Which firm did Voltra name?") == 0.0
-    assert holds("It chose Oracle.", "entity", "Which firm did Voltra pick?") == 1.0
+    assert holds("It chose Acme.", "entity", "Which firm did Voltra pick?") == 1.0
     plural = "Which firms did Voltra pick?"
-    assert holds("It chose Oracle.", "entity", plural) == pytest.approx(1 / 3)
-    assert holds("It chose Oracle, SoftBank and CoreWeave.", "entity", plural) == 1.0
+    assert holds("It chose Acme.", "entity", plural) == pytest.approx(1 / 3)
+    assert holds("It chose Acme, Globex and Initech.", "entity", plural) == 1.0
 
 
 def test_question_parts() -> None:
-    assert focus_nouns("Which companies did OpenAI team up with?") == ["companies"]
+    assert focus_nouns("Which companies did Voltra work with?") == ["companies"]
     assert focus_nouns("What did he do?") == []
-    assert key_terms("How much did Google pay for YouTube in 2006?") == {"googl", "youtub", "2006"}
+    assert key_terms("How much did Voltra pay for Globex in 2024?") == {"voltra", "globex", "2024"}
 
 
 def test_sentences_keep_offsets_and_paragraphs() -> None:
