@@ -37,7 +37,7 @@ RELATED_SCORE = 0.3
 TYPED_KINDS = ("money", "percent", "count", "date", "quantity")
 """Questions whose answer must hold a sum, a share, a count, a date or a measure."""
 CANDIDATE_ARTICLES = 3
-RERANKED = 8
+RERANKED = 6
 """Sentences re-scored with embedding similarity."""
 SIMILARITY_WEIGHT = 0.8
 UNSEEN_WORD_WEIGHT = 0.5
