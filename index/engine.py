@@ -38,7 +38,7 @@ class Engine:
         self.keywords = KeywordIndexCache(self.store, settings.data_dir / "keyword-index")
         self.retriever = HybridRetriever(self.store, self.embedder, self.keywords)
         self.answerer: ExtractiveAnswerer | LLMAnswerer = ExtractiveAnswerer(
-            self.keywords.get,
+            self.keywords.loaded,
             self.embedder.get_text_embedding_batch,
             # the test embedder's similarities mean nothing; real models' do
             min_similarity=0.0 if settings.embed_model == TEST_MODEL else settings.min_similarity,

@@ -161,6 +161,11 @@ class KeywordIndexCache:
             return self._index
         return self.rebuild()
 
+    def loaded(self) -> KeywordIndex:
+        """The index in memory, without asking the store whether it is current (retrieval has
+        just done so for this question)."""
+        return self._index if self._index is not None else self.get()
+
     def rebuild(self) -> KeywordIndex:
         """Bring the index up to the store's current generation now."""
         with self._lock:
