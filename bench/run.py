@@ -42,6 +42,7 @@ class Size:
     chunks: int = 0
     rows: list[tuple[str, str, str]] = field(default_factory=list)
     """(measure, value, floor or note)."""
+    ask_p50: float = 0.0
 
 
 def parse_args() -> argparse.Namespace:
@@ -65,7 +66,8 @@ def parse_args() -> argparse.Namespace:
 
 def embedding_floor(engine: object, sources: list[Path]) -> tuple[float, int]:
     """Seconds to embed every chunk text of the sources with the same model, batch size and
-    grouping as a sync, nothing else; and the number of chunks."""
+    grouping as a sync, nothing else (sentence-transformers' own encode, which orders each
+    group by length to pad least); and the number of chunks."""
     from index.articles import Article, iter_source
     from index.engine import Engine
     from index.sync import BATCH_CHUNKS, batched_by_chunks, origin_of
@@ -88,9 +90,10 @@ def embedding_floor(engine: object, sources: list[Path]) -> tuple[float, int]:
                     for n in nodes
                 ]
             )
+    model = engine.embedder._model  # the sentence-transformers model itself, no LlamaIndex
     started = time.perf_counter()
-    for group in texts:
-        engine.embedder.get_text_embedding_batch(group)
+    for group in texts:  # encode() sorts a group by length, then embeds it batch by batch
+        model.encode(group, batch_size=engine.settings.embed_batch_size)
     return time.perf_counter() - started, sum(len(g) for g in texts)
 
 
@@ -177,6 +180,7 @@ def measure(label: str, sources: list[Path], requests: int, workdir: Path) -> Si
             http.post("/ask", json={"question": question}).raise_for_status()
 
         p50, p95 = percentiles(timed(ask, questions))
+        size.ask_p50 = p50
         with ThreadPoolExecutor(CONCURRENT_CLIENTS) as pool:
 
             def ask_timed(question: str) -> float:
@@ -244,8 +248,18 @@ def render(sizes: list[Size], requests: int) -> str:
         lines.append("")
     if len(sizes) >= 2:
         first, last = sizes[0], sizes[-1]
-        lines.append(f"Growth {first.label} → {last.label}: see the POST /ask rows above.")
+        lines.append(
+            f"Growth {first.label} → {last.label} ({first.articles:,} → {last.articles:,} "
+            f"articles): POST /ask sequential p50 {first.ask_p50:.1f} → {last.ask_p50:.1f} ms, "
+            f"ratio **{last.ask_p50 / first.ask_p50:.2f}**."
+        )
+    lines += ["", f"Load average (1, 5, 15 min) when the report was written: {load()}."]
     return "\n".join(lines) + "\n"
+
+
+def load() -> str:
+    """The machine's load averages, so a reader can tell a quiet run from a shared one."""
+    return ", ".join(f"{value:.2f}" for value in os.getloadavg())
 
 
 def main() -> None:

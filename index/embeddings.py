@@ -8,10 +8,12 @@ import os
 import re
 from pathlib import Path
 
+import numpy as np
 from llama_index.core.embeddings import BaseEmbedding
 
 from index.config import BUNDLED_MODEL, Settings
 from index.errors import ConfigError
+from index.sentence_vectors import Pooled, Spans
 
 TEST_MODEL = "test-hash"
 """A deterministic bag-of-words embedder for fast unit tests; not for real use."""
@@ -51,11 +53,11 @@ def build_embedder(settings: Settings) -> BaseEmbedding:
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     quiet_model_loading()
-    from llama_index.embeddings.huggingface import HuggingFaceEmbedding
-
     location = model_location(settings.embed_model)
+    from index.transformer_embedding import SentenceTransformerEmbedding
+
     try:
-        return HuggingFaceEmbedding(
+        return SentenceTransformerEmbedding(
             model_name=location,
             device=resolve_device(settings.embed_device),
             embed_batch_size=settings.embed_batch_size,
@@ -101,3 +103,18 @@ class HashEmbedding(BaseEmbedding):
 
     def _get_text_embedding(self, text: str) -> list[float]:
         return self._vector(text)
+
+    def embed_with_spans(
+        self, texts: list[str], spans: list[Spans]
+    ) -> tuple[list[list[float]], list[Pooled]]:
+        """Each text's vector, and each span's own vector as its "sum" of one token."""
+        pooled = [
+            Pooled(
+                np.array(
+                    [self._vector(text[a:b]) for a, b in text_spans], dtype=np.float32
+                ).reshape(len(text_spans), self.dim),
+                np.ones(len(text_spans)),
+            )
+            for text, text_spans in zip(texts, spans, strict=True)
+        ]
+        return [self._vector(text) for text in texts], pooled

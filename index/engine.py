@@ -36,9 +36,11 @@ class Engine:
         self.store = Store(settings, settings.embed_model, dim)
         self.indexer = Indexer(settings, self.store, self.embedder)
         self.keywords = KeywordIndexCache(self.store, settings.data_dir / "keyword-index")
+        self.indexer.on_change.append(self.keywords.changed)
         self.retriever = HybridRetriever(self.store, self.embedder, self.keywords)
         self.answerer: ExtractiveAnswerer | LLMAnswerer = ExtractiveAnswerer(
             self.keywords.loaded,
+            self.store.sentence_vectors,
             self.embedder.get_text_embedding_batch,
             # the test embedder's similarities mean nothing; real models' do
             min_similarity=0.0 if settings.embed_model == TEST_MODEL else settings.min_similarity,
@@ -47,6 +49,7 @@ class Engine:
             self.answerer = LLMAnswerer.from_settings(settings)
         self._write = threading.Lock()
         self._lifetime_lock: ExitStack | None = None
+        self._record_summary: tuple[int, dict[str, Any]] | None = None
 
     # ----------------------------------------------------------------- writing
 
@@ -121,16 +124,23 @@ class Engine:
 
     def stats(self) -> dict[str, Any]:
         """Articles, chunks, sources, model and where the index lives."""
-        records = self.store.records()
-        origins: dict[str, int] = {}
-        for meta in records.values():
-            origins[meta.get("origin", "?")] = origins.get(meta.get("origin", "?"), 0) + 1
-        last = max((m.get("indexed_at", "") for m in records.values()), default="") or None
         return {
             **self.store.counts(),
-            "sources": origins,
+            **self._summary(),
             "model": self.settings.embed_model,
             "index": self.store.location,
             "data_dir": str(self.settings.data_dir),
-            "last_sync": last,
         }
+
+    def _summary(self) -> dict[str, Any]:
+        """Articles per origin and the last sync time: a read of every record, so done once
+        per index generation."""
+        generation = self.store.generation
+        if self._record_summary is None or self._record_summary[0] != generation:
+            records = self.store.records()
+            origins: dict[str, int] = {}
+            for meta in records.values():
+                origins[meta.get("origin", "?")] = origins.get(meta.get("origin", "?"), 0) + 1
+            last = max((m.get("indexed_at", "") for m in records.values()), default="") or None
+            self._record_summary = (generation, {"sources": origins, "last_sync": last})
+        return self._record_summary[1]

@@ -8,6 +8,7 @@ import math
 import re
 import shutil
 import threading
+import time
 from functools import lru_cache
 from pathlib import Path
 
@@ -17,6 +18,8 @@ from index.store import Store
 
 log = logging.getLogger(__name__)
 WORD = re.compile(r"(?u)\b\w\w+\b")
+RECHECK_SECONDS = 1.0
+"""How long a keyword index is trusted before the store's generation is read again."""
 TOKENIZER_VERSION = 3
 """Bump when `terms()` changes, so saved keyword indexes are rebuilt."""
 
@@ -150,10 +153,22 @@ class KeywordIndexCache:
         self._generation = -1
         self._lock = threading.Lock()
         self._refreshing: threading.Thread | None = None
+        self._recheck_at = 0.0
+
+    def changed(self) -> None:
+        """This process wrote to the store: read its generation on the next `get`."""
+        self._recheck_at = 0.0
 
     def get(self) -> KeywordIndex:
-        """The index for the store's current generation, or the previous one while it builds."""
+        """The index for the store's current generation, or the previous one while it builds.
+
+        The generation is read from the store at most every RECHECK_SECONDS (another
+        process's writes reach BM25 that much later; this process's own at once, see
+        `changed`), not on every question."""
+        if self._index is not None and time.monotonic() < self._recheck_at:
+            return self._index
         generation = self.store.generation
+        self._recheck_at = time.monotonic() + RECHECK_SECONDS
         if self._index is not None and generation == self._generation:
             return self._index
         if self._index is not None:

@@ -12,6 +12,7 @@ from urllib.parse import urlparse
 
 from index.config import Settings
 from index.errors import ArticleNotFound, ConfigError, IndexLocked, ModelMismatch, StoreUnavailable
+from index.sentence_vectors import SentenceVectors
 
 SCHEMA_VERSION = 1
 PLACEHOLDER_VECTOR = [1.0]
@@ -90,7 +91,8 @@ class Store:
 
     `chunks` holds the embedded chunks (queried through LlamaIndex's ChromaVectorStore);
     `articles` holds one record per article: its full text and bookkeeping (content hash,
-    number of chunks, origin). The chunk collection records the embedding model that built it.
+    number of chunks, origin); `sentences` its sentence vectors (index.sentence_vectors).
+    The chunk collection records the embedding model that built it.
     """
 
     def __init__(self, settings: Settings, model_name: str, dim: int) -> None:
@@ -111,6 +113,9 @@ class Store:
             )
             self.meta = self.client.get_or_create_collection(
                 f"{settings.collection}-meta", embedding_function=None
+            )
+            self.sentences = self.client.get_or_create_collection(
+                f"{settings.collection}-sentences", embedding_function=None
             )
         except Exception as exc:
             raise StoreUnavailable(f"cannot open the Chroma collection: {exc}") from exc
@@ -140,6 +145,17 @@ class Store:
             out.update(zip(page["ids"], page["metadatas"], strict=True))
             if len(page["ids"]) < PAGE:
                 return out
+            offset += PAGE
+
+    def article_ids(self) -> set[str]:
+        """Ids of every indexed article (no metadata read: cheap at any size)."""
+        ids: set[str] = set()
+        offset = 0
+        while True:
+            page = self.articles.get(include=[], limit=PAGE, offset=offset)
+            ids.update(page["ids"])
+            if len(page["ids"]) < PAGE:
+                return ids
             offset += PAGE
 
     def records_by_id(self, ids: list[str]) -> dict[str, dict[str, Any]]:
@@ -187,10 +203,29 @@ class Store:
     # ----------------------------------------------------------------- chunks
 
     def delete_chunks(self, article_ids: list[str]) -> None:
-        """Delete every chunk of these articles, whatever their number."""
+        """Delete every chunk of these articles, whatever their number, and their sentences."""
         for start in range(0, len(article_ids), 500):
             batch = article_ids[start : start + 500]
             self.chunks.delete(where={"article_id": {"$in": batch}})
+            self.sentences.delete(ids=batch)
+
+    def put_sentences(self, vectors: dict[str, SentenceVectors]) -> None:
+        """Store articles' sentence vectors, keyed by article id."""
+        if vectors:
+            self.sentences.upsert(
+                ids=list(vectors),
+                metadatas=[v.to_metadata() for v in vectors.values()],
+                embeddings=[PLACEHOLDER_VECTOR] * len(vectors),
+            )
+
+    def sentence_vectors(self, article_ids: list[str]) -> dict[str, SentenceVectors]:
+        """The stored sentence vectors of these articles (an index built before they were
+        stored has none)."""
+        found = self.sentences.get(ids=list(dict.fromkeys(article_ids)), include=["metadatas"])
+        return {
+            i: SentenceVectors.from_metadata(meta)
+            for i, meta in zip(found["ids"], found["metadatas"], strict=True)
+        }
 
     def chunk_article_ids(self) -> set[str]:
         """Ids of every article that has chunks (a full scan, for recovery after a crash)."""

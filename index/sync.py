@@ -4,24 +4,28 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from llama_index.core.embeddings import BaseEmbedding
-from llama_index.core.schema import MetadataMode, TextNode
+from llama_index.core.schema import TextNode
 
 from index.articles import Article, Skipped, iter_source
 from index.chunking import Chunker
 from index.config import Settings
 from index.errors import ArticleNotFound, InvalidArticle
+from index.sentence_vectors import SentenceVectors, SpanEmbedder, embed_articles
 from index.store import Store, extra_json
 
 API_ORIGIN = "api"
 """Origin of articles sent one by one (POST /articles); never removed by a folder sync."""
 BATCH_CHUNKS = 512
 """Chunks embedded and written together: bigger batches embed faster, smaller lose less."""
+LAYOUT = 2
+"""What an indexed article consists of (2: chunks, record and sentence vectors). An article
+recorded with another layout is redone by the next sync even when its text is unchanged."""
 
 Progress = Callable[[int, int], None]
 """Called with (articles done, articles to embed) while a sync works."""
@@ -59,7 +63,7 @@ def origin_of(source: Path) -> str:
 class Indexer:
     """Writes articles into the store: chunk, embed in batches, replace, then record."""
 
-    def __init__(self, settings: Settings, store: Store, embedder: BaseEmbedding) -> None:
+    def __init__(self, settings: Settings, store: Store, embedder: SpanEmbedder) -> None:
         self.settings = settings
         self.store = store
         self.embedder = embedder
@@ -74,8 +78,8 @@ class Indexer:
         origin = origin_of(source)
         report = SyncReport()
         self._recover()
-        records = self.store.records()
-        mine = {i: m for i, m in records.items() if m.get("origin") == origin}
+        mine = self.store.records(origin)
+        indexed = self.store.article_ids()
         seen: set[str] = set()
         pending: list[Article] = []
         for item in iter_source(source, self.settings.max_file_bytes):
@@ -85,15 +89,15 @@ class Indexer:
             if item.id in seen:
                 report.skipped.append({"path": item.id, "reason": "duplicate article id"})
                 continue
-            owner = records.get(item.id, {}).get("origin")
-            if owner is not None and owner != origin:
+            if item.id in indexed and item.id not in mine:
+                owner = self.store.records_by_id([item.id]).get(item.id, {}).get("origin")
                 report.skipped.append(
                     {"path": item.id, "reason": f"article id already used by source {owner}"}
                 )
                 continue
             seen.add(item.id)
             previous = mine.get(item.id)
-            if previous and previous.get("content_hash") == item.content_hash:
+            if current(previous, item):
                 report.unchanged += 1
                 continue
             pending.append(item)
@@ -122,7 +126,7 @@ class Indexer:
         report = SyncReport()
         self._recover()
         previous = self.store.records_by_id([article.id]).get(article.id)
-        if previous and previous.get("content_hash") == article.content_hash:
+        if current(previous, article):
             report.unchanged = 1
         else:
             if previous:
@@ -165,31 +169,57 @@ class Indexer:
     def _write(self, articles: list[Article], origin: str, progress: Progress | None) -> int:
         """Chunk, embed and store articles in batches; returns the number of chunks written.
 
-        Order per batch: delete the articles' old chunks, add the new ones, then record the
-        articles' hashes. A crash anywhere leaves old hashes (or none) behind, so the next sync
-        redoes exactly those articles (see `_recover` for new ones whose files vanish).
+        Order per batch: delete the articles' old chunks and sentences, add the new ones,
+        then record the articles' hashes. A crash anywhere leaves old hashes (or none) behind,
+        so the next sync redoes exactly those articles (see `_recover` for new ones whose
+        files vanish). One helper thread chunks the next batch and stores the previous one
+        while the model embeds this one; batches are stored in order, each whole.
         """
         total = len(articles)
         written = 0
         done = 0
         if progress:
             progress(0, total)
-        for batch in batched_by_chunks(articles, self.chunker, origin, BATCH_CHUNKS):
-            nodes = [node for _, article_nodes in batch for node in article_nodes]
-            texts = [node.get_content(metadata_mode=MetadataMode.EMBED) for node in nodes]
-            vectors = self.embedder.get_text_embedding_batch(texts) if texts else []
-            for node, vector in zip(nodes, vectors, strict=True):
-                node.embedding = vector
-            ids = [article.id for article, _ in batch]
-            self.store.delete_chunks(ids)
-            if nodes:
-                self.store.vector_store.add(nodes)
-            self.store.put_records([record(a, origin, len(n)) for a, n in batch])
-            written += len(nodes)
-            done += len(batch)
-            if progress:
-                progress(done, total)
+        batches = batched_by_chunks(articles, self.chunker, origin, BATCH_CHUNKS)
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="newsdesk-sync") as helper:
+            upcoming = helper.submit(next, batches, None)
+            stored: Future[None] | None = None
+            while (batch := upcoming.result()) is not None:
+                upcoming = helper.submit(next, batches, None)
+                nodes = [node for _, article_nodes in batch for node in article_nodes]
+                vectors, sentences = embed_articles(
+                    self.embedder, [a.text for a, _ in batch], [n for _, n in batch]
+                )
+                for node, vector in zip(nodes, vectors, strict=True):
+                    node.embedding = vector
+                if stored is not None:
+                    stored.result()
+                    if progress:
+                        progress(done, total)
+                stored = helper.submit(self._store, batch, nodes, sentences, origin)
+                written += len(nodes)
+                done += len(batch)
+            if stored is not None:
+                stored.result()
+        if progress and total:
+            progress(done, total)
         return written
+
+    def _store(
+        self,
+        batch: list[tuple[Article, list[TextNode]]],
+        nodes: list[TextNode],
+        sentences: list[SentenceVectors],
+        origin: str,
+    ) -> None:
+        """Replace a batch of articles in the store: old chunks out, new chunks and sentence
+        vectors in, records last."""
+        ids = [article.id for article, _ in batch]
+        self.store.delete_chunks(ids)
+        if nodes:
+            self.store.vector_store.add(nodes)
+        self.store.put_sentences(dict(zip(ids, sentences, strict=True)))
+        self.store.put_records([record(a, origin, len(n)) for a, n in batch])
 
     def _remove(self, article_ids: list[str]) -> None:
         """Delete articles' chunks first, then their records (a crash leaves them to redo)."""
@@ -221,6 +251,15 @@ def batched_by_chunks(
         yield batch
 
 
+def current(previous: dict[str, Any] | None, article: Article) -> bool:
+    """Whether an article's record shows it indexed as it is now, in the current layout."""
+    return bool(
+        previous
+        and previous.get("content_hash") == article.content_hash
+        and previous.get("layout") == LAYOUT
+    )
+
+
 def record(article: Article, origin: str, n_chunks: int) -> tuple[str, str, dict[str, Any]]:
     """The registry record of an article: (id, full text, flat metadata)."""
     return (
@@ -235,6 +274,7 @@ def record(article: Article, origin: str, n_chunks: int) -> tuple[str, str, dict
             "origin": origin,
             "content_hash": article.content_hash,
             "n_chunks": n_chunks,
+            "layout": LAYOUT,
             "extra": extra_json(article.extra),
             "indexed_at": datetime.now(UTC).isoformat(timespec="seconds"),
         },

@@ -10,9 +10,9 @@ status: -9 when it was killed, 0 after a full sync, 3 when the kill point was ne
 
 KILL is `none`, `<point>:<n>` to die as the n-th call of <point> begins, or
 `<point>:<n>:during` to die a few milliseconds into that call. Points: embed (the embedding
-model's batch call), delete_chunks, add (chunks into Chroma), put_records, delete_records,
-bump (the generation counter), keyword_save. The product code has no test hooks: the child
-wraps those functions from outside.
+model's batch call), delete_chunks, add (chunks into Chroma), put_sentences, put_records,
+delete_records, bump (the generation counter), keyword_save. The product code has no test
+hooks: the child wraps those functions from outside.
 """
 
 from __future__ import annotations
@@ -78,9 +78,10 @@ def run(embedder: Any, data_dir: Path, source: Path, kill: str) -> int:
     if kill != "none":
         point, nth, *mode = kill.split(":")
         targets: dict[str, tuple[Any, str]] = {
-            "embed": (type(embedder), "get_text_embedding_batch"),
+            "embed": (type(embedder), "embed_with_spans"),
             "delete_chunks": (Store, "delete_chunks"),
             "add": (ChromaVectorStore, "add"),
+            "put_sentences": (Store, "put_sentences"),
             "put_records": (Store, "put_records"),
             "delete_records": (Store, "delete_records"),
             "bump": (Store, "bump_generation"),

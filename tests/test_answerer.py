@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import numpy as np
 import pytest
 
 from index.answer.extractive import ExtractiveAnswerer, collapse_copies
@@ -11,6 +12,7 @@ from index.answer.question import answer_type, focus_nouns, holds, key_terms
 from index.answer.sentences import split_sentences
 from index.lexical import KeywordIndex, terms
 from index.retrieval import ArticleHit, ChunkHit
+from index.sentence_vectors import SentenceVectors
 
 
 class Vocabulary:
@@ -56,7 +58,7 @@ TEXTS = {"bridge": BRIDGE, "chips": CHIPS}
 
 def answer(question: str, order: tuple[str, ...] = ("bridge", "chips"), dense: float = 0.7):  # type: ignore[no-untyped-def]
     vocabulary = Vocabulary([BRIDGE, CHIPS, *FILLER])
-    answerer = ExtractiveAnswerer(lambda: vocabulary, no_similarity, 0.4)  # type: ignore[arg-type,return-value]
+    answerer = ExtractiveAnswerer(lambda: vocabulary, lambda ids: {}, no_similarity, 0.4)  # type: ignore[arg-type,return-value]
     titles = {"bridge": "Council approves harbour bridge", "chips": "Voltra unveils 2nm chip"}
     hits = [hit(a, titles[a], 1.0 / (i + 1), dense) for i, a in enumerate(order)]
     return answerer.answer(question, hits, TEXTS, top_k=5, query_vector=[1.0, 0.0])
@@ -151,3 +153,35 @@ def test_identical_articles_collapse_into_one_citation() -> None:
     merged = collapse_copies(hits, texts)
     assert [h.article_id for h in merged] == ["a", "c"]
     assert merged[0].copies == ["b"]
+
+
+FESTIVAL = (
+    "The Arden festival drew a record crowd of pop fans on Saturday.\n"
+    "The Arden festival was stopped on Sunday when the river flooded the fields."
+)
+
+
+@pytest.mark.parametrize(("favoured", "expected"), [(0, "record crowd"), (1, "river flooded")])
+def test_stored_sentence_vectors_break_a_lexical_tie(favoured: int, expected: str) -> None:
+    """Both sentences hold the question's words; the one whose stored vector is nearer the
+    question's is the answer's first sentence and its quote."""
+    vectors = np.zeros((2, 2), dtype=np.float32)
+    vectors[favoured] = [1.0, 0.0]
+    vectors[1 - favoured] = [0.0, 1.0]
+    spans = [(s.start, s.end) for s in split_sentences(FESTIVAL)]
+    stored = {"fest": SentenceVectors(spans, vectors)}
+    vocabulary = Vocabulary([FESTIVAL, *FILLER])
+
+    def never_embed(texts: list[str]) -> Sequence[Sequence[float]]:
+        raise AssertionError("stored vectors make embedding at question time unnecessary")
+
+    answerer = ExtractiveAnswerer(lambda: vocabulary, lambda ids: stored, never_embed, 0.4)  # type: ignore[arg-type,return-value]
+    got = answerer.answer(
+        "What happened at the Arden festival?",
+        [hit("fest", "Arden festival", 1.0)],
+        {"fest": FESTIVAL},
+        top_k=5,
+        query_vector=[1.0, 0.0],
+    )
+    assert got.answered
+    assert expected in got.citations[0].quote

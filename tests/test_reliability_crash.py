@@ -1,4 +1,4 @@
-"""Crash-safe sync: SIGKILL a real sync (bundled model, embedded Chroma) at ten points spread
+"""Crash-safe sync: SIGKILL a real sync (bundled model, embedded Chroma) at eleven points spread
 over embedding, writing and bookkeeping; then restart, re-sync, and check that the index holds
 exactly the expected chunks and records: none missing, none duplicated, none stale."""
 
@@ -46,6 +46,7 @@ KILL_POINTS = [
     ("delete_chunks:2", "writing, before deleting batch 2's old chunks"),
     ("add:6", "writing, old chunks of edited articles deleted, new not added"),
     ("add:3:during", "writing, 2 ms into Chroma's add of batch 3"),
+    ("put_sentences:2", "writing, batch 2's chunks added, its sentence vectors not"),
     ("put_records:1", "bookkeeping, new articles' chunks added, not recorded"),
     ("put_records:5", "bookkeeping, a later batch's records"),
     ("delete_records:1", "bookkeeping, removed articles' chunks gone, records not"),
@@ -169,6 +170,9 @@ def problems_after_restart(
     records = engine.store.records()
     if {i: m.get("content_hash") for i, m in records.items()} != want_hashes:
         problems.append("article records differ from the source (ids or hashes)")
+    sentences = engine.store.sentence_vectors(list(want_hashes))
+    if set(sentences) != set(want_hashes) or engine.store.sentences.count() != len(want_hashes):
+        problems.append("sentence vectors missing or left over")
     keywords = KeywordIndexCache(engine.store, settings.data_dir / "keyword-index").get()
     if set(keywords.chunk_ids) != set(want_chunks) or len(keywords.chunk_ids) != len(want_chunks):
         problems.append("the keyword index does not match the chunks")
@@ -194,7 +198,7 @@ def restart(
     return f"re-sync redid {redone} -> " + ("ok" if not problems else "; ".join(problems)), problems
 
 
-def test_sync_survives_kill_9_at_ten_points(
+def test_sync_survives_kill_9_at_every_write_step(
     tmp_path: Path, real_embedder: BaseEmbedding, capsys: pytest.CaptureFixture[str]
 ) -> None:
     started = time.monotonic()

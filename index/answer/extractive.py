@@ -4,8 +4,9 @@ Each sentence of the best retrieved articles is scored on
 - how much of the question's vocabulary it and its neighbours contain, weighted by rarity
   (IDF), names and numbers counting most,
 - whether it holds what the question asks for (a sum, a count, a date, a name, a reason),
-- how relevant its article is overall (the fused retrieval score), and its position;
-the best few are then re-scored with the embedding model's question–sentence similarity.
+- how relevant its article is overall (the fused retrieval score), and its position,
+- how similar it is to the question by the embedding model (sentence vectors are made at
+  index time, see index.sentence_vectors, so this costs no model pass).
 The best sentence becomes the answer, with the runner-up from the same article when both fit
 in MAX_ANSWER_CHARS, each marked [n] for its article. The answer is refused when nothing
 retrieved resembles the question, when the best article lacks most of the question's weighted
@@ -27,6 +28,7 @@ from index.answer.question import answer_type, focus_nouns, holds, key_terms
 from index.answer.sentences import Sentence, split_sentences
 from index.lexical import KeywordIndex, terms
 from index.retrieval import ArticleHit
+from index.sentence_vectors import SentenceVectors, unit
 
 MAX_ANSWER_CHARS = 500
 """Two sentences are given together only within this length."""
@@ -37,8 +39,6 @@ RELATED_SCORE = 0.3
 TYPED_KINDS = ("money", "percent", "count", "date", "quantity")
 """Questions whose answer must hold a sum, a share, a count, a date or a measure."""
 CANDIDATE_ARTICLES = 3
-RERANKED = 6
-"""Sentences re-scored with embedding similarity."""
 SIMILARITY_WEIGHT = 0.8
 UNSEEN_WORD_WEIGHT = 0.5
 """Weight of a question word the corpus never uses (likely a paraphrase, not a topic)."""
@@ -47,6 +47,7 @@ FOCUS_NOUN_WEIGHT = 0.3
 QUESTION_NOISE = {"accord", "report", "say", "said", "tell", "happen", "exact", "actual"}
 
 Embed = Callable[[list[str]], Sequence[Sequence[float]]]
+Stored = Callable[[list[str]], dict[str, SentenceVectors]]
 
 
 @dataclass
@@ -59,6 +60,7 @@ class Scored:
     lexical: float
     context: float
     typed: float
+    similarity: float
     score: float = 0.0
 
 
@@ -66,10 +68,16 @@ class ExtractiveAnswerer:
     """Composes answers from verbatim article sentences; see the module docstring."""
 
     def __init__(
-        self, vocabulary: Callable[[], KeywordIndex], embed: Embed, min_similarity: float
+        self,
+        vocabulary: Callable[[], KeywordIndex],
+        stored: Stored,
+        embed: Embed,
+        min_similarity: float,
     ) -> None:
         self.vocabulary = vocabulary
+        self.stored = stored
         self.embed = embed
+        """Embeds the sentences of an article indexed without sentence vectors."""
         self.min_similarity = min_similarity
         """Below this cosine similarity of question and best chunk, nothing is on topic."""
 
@@ -109,9 +117,18 @@ class ExtractiveAnswerer:
         pool: list[Scored] = []
         article_cover: list[float] = []
         top_score = hits[0].score or 1.0
-        for a, hit in enumerate(hits[:CANDIDATE_ARTICLES]):
+        candidates = hits[:CANDIDATE_ARTICLES]
+        stored = self.stored([hit.article_id for hit in candidates])
+        for a, hit in enumerate(candidates):
             title_terms = set(terms(hit.metadata.get("title", "")))
-            sentences = split_sentences(texts[hit.article_id])
+            text = texts[hit.article_id]
+            vectors = stored.get(hit.article_id) or self.sentence_vectors(text)
+            sentences = vectors.sentences(text)
+            similarity = (
+                vectors.vectors @ np.asarray(query_vector, dtype=np.float32)
+                if query_vector is not None and len(sentences)
+                else np.zeros(len(sentences))
+            )
             words = [set(terms(s.text)) for s in sentences]
             article_cover.append(coverage(title_terms.union(*words)))
             local = local_weights(weights, words, asked_for)
@@ -132,6 +149,7 @@ class ExtractiveAnswerer:
                     lexical=salience(words[i]),
                     context=coverage(near | title_terms),
                     typed=holds(sentence.text, kind, question),
+                    similarity=float(similarity[i]),
                 )
                 item.score = (
                     1.0 * item.lexical
@@ -140,14 +158,12 @@ class ExtractiveAnswerer:
                     + 0.4 * relevance
                     + 0.05 / (1 + i)
                     - 0.3 * (len(sentence.text) > 350)
+                    + SIMILARITY_WEIGHT * item.similarity
                 )
                 pool.append(item)
         if not pool:
             return refusal(question)
         pool.sort(key=lambda s: s.score, reverse=True)
-        if query_vector is not None:
-            self.rerank(pool[:RERANKED], query_vector)
-            pool.sort(key=lambda s: s.score, reverse=True)
         best = pool[0]
         chosen = self.choose(pool)
         hit = hits[best.article]
@@ -163,14 +179,13 @@ class ExtractiveAnswerer:
             return refusal(question)
         return compose(question, hits, pool, chosen, top_k)
 
-    def rerank(self, items: list[Scored], query_vector: Sequence[float]) -> None:
-        """Add the embedding similarity of question and sentence to the best candidates."""
-        if not items:
-            return
-        vectors = np.asarray(self.embed([item.sentence.text for item in items]), dtype=np.float32)
-        query = np.asarray(query_vector, dtype=np.float32)
-        for item, similarity in zip(items, vectors @ query, strict=True):
-            item.score += SIMILARITY_WEIGHT * float(similarity)
+    def sentence_vectors(self, text: str) -> SentenceVectors:
+        """Sentence vectors of an article indexed without them, made now."""
+        sentences = split_sentences(text)
+        if not sentences:
+            return SentenceVectors([], np.zeros((0, 1), dtype=np.float32))
+        vectors = unit(np.asarray(self.embed([s.text for s in sentences]), dtype=np.float32))
+        return SentenceVectors([(s.start, s.end) for s in sentences], vectors)
 
     @staticmethod
     def choose(pool: list[Scored]) -> list[Scored]:
