@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from index.errors import InvalidArticle, SourceNotFound
 
@@ -330,6 +330,10 @@ def read_file(path: Path, rel_id: str, max_bytes: int) -> Iterator[Article | Ski
         if not stat.S_ISREG(info.st_mode):  # a FIFO or device would block or never end
             yield Skipped(rel_id, "not a regular file")
             return
+        if path.suffix.lower() == ".jsonl":  # many articles: the limit is per line
+            with path.open("rb") as file:
+                yield from read_jsonl(file, rel_id, max_bytes)
+            return
         size = info.st_size
         if size > max_bytes:
             yield Skipped(rel_id, f"file is {size:,} bytes, over the {max_bytes:,}-byte limit")
@@ -349,9 +353,6 @@ def read_file(path: Path, rel_id: str, max_bytes: int) -> Iterator[Article | Ski
         yield Skipped(rel_id, "binary file, not text")
         return
     suffix = path.suffix.lower()
-    if suffix == ".jsonl":
-        yield from read_jsonl(data, rel_id)
-        return
     text = decode(data)
     stem = path.stem.replace("-", " ").replace("_", " ").strip().capitalize()
     try:
@@ -391,14 +392,28 @@ def read_json(text: str, rel_id: str) -> Iterator[Article | Skipped]:
             yield Skipped(where, str(exc))
 
 
-def read_jsonl(data: bytes, rel_id: str) -> Iterator[Article | Skipped]:
-    """A .jsonl file: one article object per line; broken lines are skipped one by one. Each
-    line is decoded on its own, so a line in another encoding garbles no other line."""
-    for number, raw in enumerate(data.split(b"\n"), start=1):
+def read_jsonl(file: BinaryIO, rel_id: str, max_bytes: int) -> Iterator[Article | Skipped]:
+    """A .jsonl file, streamed: one article object per line, a file of any size, each line at
+    most `max_bytes`. Broken or oversized lines are skipped one by one; each line is decoded
+    on its own, so a line in another encoding garbles no other line."""
+    head = file.read(8192)
+    if not head.strip():
+        yield Skipped(rel_id, "empty file")
+        return
+    if looks_binary(head):
+        yield Skipped(rel_id, "binary file, not text")
+        return
+    file.seek(0)
+    for number, raw in enumerate(iter(lambda: file.readline(max_bytes + 1), b""), start=1):
+        where = f"{rel_id}:{number}"
+        if len(raw) > max_bytes and not raw.endswith(b"\n"):
+            while (rest := file.readline(1 << 20)) and not rest.endswith(b"\n"):
+                pass  # the rest of the oversized line
+            yield Skipped(where, f"line is over the {max_bytes:,}-byte limit")
+            continue
         line = decode(raw)
         if not line.strip():
             continue
-        where = f"{rel_id}:{number}"
         try:
             yield from_record(json.loads(line), where, where)
         except json.JSONDecodeError as exc:

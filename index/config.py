@@ -37,7 +37,9 @@ class Settings(BaseSettings):
     embed_batch_size: int = Field(64, ge=1, le=4096)
     chunk_size: int = Field(192, ge=32, le=2048, description="Chunk size in tokens.")
     chunk_overlap: int = Field(32, ge=0, le=512)
-    max_file_bytes: int = Field(5_000_000, ge=1, description="Larger article files are skipped.")
+    max_file_bytes: int = Field(
+        5_000_000, ge=1, description="Larger article files (.jsonl: lines) are skipped."
+    )
     top_k: int = Field(5, ge=1, le=20, description="Articles cited at most per answer.")
     min_similarity: float = Field(
         0.4,

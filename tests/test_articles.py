@@ -161,3 +161,22 @@ def test_content_hash_changes_with_text_and_metadata() -> None:
     assert a.content_hash == Article(id="a", title="T", text="Body.").content_hash
     assert a.content_hash != Article(id="a", title="T", text="Body!").content_hash
     assert a.content_hash != Article(id="a", title="T2", text="Body.").content_hash
+
+
+def test_jsonl_limit_is_per_line_not_per_file(tmp_path: Path) -> None:
+    """A feed bigger than the file limit is read line by line; only an oversized line is
+    skipped, and the lines after it still count."""
+    lines = [
+        json.dumps({"id": f"n{i}", "title": f"T{i}", "text": "Words. " * 40}) for i in range(60)
+    ]
+    lines.insert(30, json.dumps({"id": "big", "title": "Big", "text": "x" * 5000}))
+    feed = tmp_path / "feed.jsonl"
+    feed.write_text("\n".join(lines) + "\n")
+    assert feed.stat().st_size > 4000
+    items = list(iter_source(feed, max_bytes=4000))
+    articles = [i for i in items if isinstance(i, Article)]
+    skipped = [i for i in items if isinstance(i, Skipped)]
+    assert [a.id for a in articles] == [f"n{i}" for i in range(60)]
+    assert [(s.path, s.reason) for s in skipped] == [
+        ("feed.jsonl:31", "line is over the 4,000-byte limit")
+    ]
