@@ -7,9 +7,9 @@ from collections.abc import Sequence
 import numpy as np
 import pytest
 
-from index.answer.extractive import ExtractiveAnswerer, collapse_copies
+from index.answer.extractive import MAX_ANSWER_CHARS, ExtractiveAnswerer, Scored, collapse_copies
 from index.answer.question import answer_type, focus_nouns, holds, key_terms
-from index.answer.sentences import split_sentences
+from index.answer.sentences import Sentence, split_sentences
 from index.lexical import KeywordIndex, terms
 from index.retrieval import ArticleHit, ChunkHit
 from index.sentence_vectors import SentenceVectors
@@ -185,3 +185,24 @@ def test_stored_sentence_vectors_break_a_lexical_tie(favoured: int, expected: st
     )
     assert got.answered
     assert expected in got.citations[0].quote
+
+
+def scored(article: int, index: int, length: int, score: float) -> Scored:
+    sentence = Sentence("x" * length, index * 1000, index * 1000 + length)
+    return Scored(article, index, sentence, 0.0, 0.0, 0.0, 0.0, score)
+
+
+def test_choose_adds_same_article_sentences_while_they_fit() -> None:
+    pool = [
+        scored(0, 4, 150, 3.0),
+        scored(0, 1, 400, 2.8),  # too long to fit beside the best
+        scored(0, 7, 120, 2.7),
+        scored(0, 2, 100, 2.6),
+        scored(0, 9, 50, 2.5),  # fits, but three sentences are enough
+    ]
+    chosen = ExtractiveAnswerer.choose(pool)
+    assert [(c.article, c.index) for c in chosen] == [(0, 4), (0, 7), (0, 2)]
+    assert sum(len(c.sentence.text) for c in chosen) <= MAX_ANSWER_CHARS
+    other = [scored(0, 4, 150, 3.0), scored(1, 0, 100, 2.9), scored(0, 7, 120, 2.7)]
+    assert [(c.article, c.index) for c in ExtractiveAnswerer.choose(other)] == [(0, 4), (0, 7)]
+    assert len(ExtractiveAnswerer.choose(pool[:1])) == 1

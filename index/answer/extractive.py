@@ -7,11 +7,11 @@ Each sentence of the best retrieved articles is scored on
 - how relevant its article is overall (the fused retrieval score), and its position,
 - how similar it is to the question by the embedding model (sentence vectors are made at
   index time, see index.sentence_vectors, so this costs no model pass).
-The best sentence becomes the answer, with the runner-up from the same article when both fit
-in MAX_ANSWER_CHARS, each marked [n] for its article. The answer is refused when nothing
-retrieved resembles the question, when the best article lacks most of the question's weighted
-terms (names and numbers weigh most), or when the chosen sentences hold nothing of the kind
-asked for.
+The best sentence becomes the answer, with the next best from the same article while all fit
+in MAX_ANSWER_CHARS (three at most), each marked [n] for its article. The answer is refused
+when nothing retrieved resembles the question, when the best article lacks most of the
+question's weighted terms (names and numbers weigh most), or when the chosen sentences hold
+nothing of the kind asked for.
 """
 
 from __future__ import annotations
@@ -31,7 +31,8 @@ from index.retrieval import ArticleHit
 from index.sentence_vectors import SentenceVectors, unit
 
 MAX_ANSWER_CHARS = 500
-"""Two sentences are given together only within this length."""
+"""Sentences are given together only within this length."""
+MAX_SENTENCES = 3
 MIN_COVERAGE = 0.5
 """Share of the question's weighted terms the best article must contain to answer."""
 RELATED_SCORE = 0.3
@@ -189,16 +190,20 @@ class ExtractiveAnswerer:
 
     @staticmethod
     def choose(pool: list[Scored]) -> list[Scored]:
-        """The best sentence, and the best runner-up from the same article when both fit in
-        MAX_ANSWER_CHARS: the answer to a news question often spans two sentences."""
+        """The best sentence, then the next best of the same article (among the top five) as
+        long as all fit in MAX_ANSWER_CHARS, up to MAX_SENTENCES: the answer to a news
+        question often spans a few sentences."""
         best = pool[0]
+        chosen = [best]
+        length = len(best.sentence.text)
         for other in pool[1:5]:
-            if (
-                other.article == best.article
-                and len(best.sentence.text) + len(other.sentence.text) <= MAX_ANSWER_CHARS
-            ):
-                return [best, other]
-        return [best]
+            if len(chosen) == MAX_SENTENCES:
+                break
+            fits = length + len(other.sentence.text) <= MAX_ANSWER_CHARS
+            if other.article == best.article and fits:
+                chosen.append(other)
+                length += len(other.sentence.text)
+        return chosen
 
     def refuse(self, question: str, evidence: Evidence) -> bool:
         """True when the evidence does not cover the question: nothing retrieved resembles it,
