@@ -125,7 +125,36 @@ class HybridRetriever(BaseRetriever):
         ]
 
     def retrieve_chunks(self, query: QueryBundle, filters: Filters) -> list[ChunkHit]:
-        """Fused chunk hits, best first."""
+        """Fused chunk hits, best first, each with its text and metadata."""
+        hits = self._fuse(query, filters)
+        self._fill(hits)
+        return [h for h in hits if h.metadata]
+
+    def retrieve_articles(self, query: QueryBundle, filters: Filters, k: int) -> list[ArticleHit]:
+        """The k best articles, each scored by its best chunk, chunks kept for answering.
+
+        Chunks only BM25 found are read from the store for these k articles alone."""
+        articles: dict[str, ArticleHit] = {}
+        best = (DENSE_WEIGHT + KEYWORD_WEIGHT) / (RRF_K + 1)
+        for hit in self._fuse(query, filters):
+            aid = hit.metadata.get("article_id") or hit.chunk_id.rsplit("#", 1)[0]
+            if aid not in articles:
+                articles[aid] = ArticleHit(aid, hit.fused / best)
+            articles[aid].chunks.append(hit)
+        ranked = sorted(articles.values(), key=lambda a: a.score, reverse=True)
+        top: list[ArticleHit] = []
+        while ranked and len(top) < k:  # one round unless a chunk left the store meanwhile
+            batch, ranked = ranked[: k - len(top)], ranked[k - len(top) :]
+            self._fill([chunk for article in batch for chunk in article.chunks])
+            for article in batch:
+                article.chunks = [c for c in article.chunks if c.metadata]
+                if article.chunks:
+                    top.append(article)
+        return top
+
+    def _fuse(self, query: QueryBundle, filters: Filters) -> list[ChunkHit]:
+        """Dense and BM25 chunk rankings fused, best first. Chunks only BM25 found carry no
+        text or metadata yet (`_fill`), unless filters needed their metadata to admit them."""
         if query.embedding is None:
             query.embedding = self.embedder.get_query_embedding(query.query_str)
         dense_retriever = self.index.as_retriever(
@@ -138,13 +167,19 @@ class HybridRetriever(BaseRetriever):
             hit = ChunkHit(node.node_id, node.get_content(), dict(node.metadata), dense=similarity)
             hit.fused += DENSE_WEIGHT / (RRF_K + rank)
             hits[hit.chunk_id] = hit
-        keyword_hits = self.keywords.get().search(query.query_str, CANDIDATES * 2)
-        unknown = [cid for cid, _ in keyword_hits if cid not in hits]
-        fetched = self.store.chunks_by_id(unknown) if unknown else {}
+        # Without filters every BM25 hit counts, so only the first CANDIDATES can be ranked.
+        keyword_hits = self.keywords.get().search(
+            query.query_str, CANDIDATES * 2 if filters else CANDIDATES
+        )
+        fetched: dict[str, tuple[str, dict[str, Any]]] = {}
+        if filters:
+            fetched = self.store.chunks_by_id([cid for cid, _ in keyword_hits if cid not in hits])
         rank = 0
         for cid, score in keyword_hits:
             if cid in hits:
                 hit = hits[cid]
+            elif not filters:
+                hit = hits[cid] = ChunkHit(cid, "", {})
             elif cid in fetched and filters.admits(fetched[cid][1]):
                 text, metadata = fetched[cid]
                 hit = hits[cid] = ChunkHit(cid, text, dict(metadata))
@@ -157,13 +192,13 @@ class HybridRetriever(BaseRetriever):
                 break
         return sorted(hits.values(), key=lambda h: h.fused, reverse=True)
 
-    def retrieve_articles(self, query: QueryBundle, filters: Filters, k: int) -> list[ArticleHit]:
-        """The k best articles, each scored by its best chunk, chunks kept for answering."""
-        articles: dict[str, ArticleHit] = {}
-        best = (DENSE_WEIGHT + KEYWORD_WEIGHT) / (RRF_K + 1)
-        for hit in self.retrieve_chunks(query, filters):
-            aid = hit.metadata.get("article_id") or hit.chunk_id.rsplit("#", 1)[0]
-            if aid not in articles:
-                articles[aid] = ArticleHit(aid, hit.fused / best)
-            articles[aid].chunks.append(hit)
-        return sorted(articles.values(), key=lambda a: a.score, reverse=True)[:k]
+    def _fill(self, hits: list[ChunkHit]) -> None:
+        """Read the text and metadata of hits that have none yet (found by BM25 alone); a
+        chunk gone from the store (the keyword index can lag a write) keeps none."""
+        missing = [h for h in hits if not h.metadata]
+        if not missing:
+            return
+        found = self.store.chunks_by_id([h.chunk_id for h in missing])
+        for hit in missing:
+            hit.text, metadata = found.get(hit.chunk_id, ("", {}))
+            hit.metadata = dict(metadata)

@@ -17,7 +17,7 @@ from index.chunking import Chunker
 from index.config import Settings
 from index.errors import ArticleNotFound, InvalidArticle
 from index.sentence_vectors import SentenceVectors, SpanEmbedder, embed_articles
-from index.store import Store, extra_json
+from index.store import Entry, Store, extra_json
 
 API_ORIGIN = "api"
 """Origin of articles sent one by one (POST /articles); never removed by a folder sync."""
@@ -78,8 +78,8 @@ class Indexer:
         origin = origin_of(source)
         report = SyncReport()
         self._recover()
-        mine = self.store.records(origin)
-        indexed = self.store.article_ids()
+        indexed = self.store.entries()
+        mine = {i: e for i, e in indexed.items() if e.origin == origin}
         seen: set[str] = set()
         pending: list[Article] = []
         for item in iter_source(source, self.settings.max_file_bytes):
@@ -90,7 +90,7 @@ class Indexer:
                 report.skipped.append({"path": item.id, "reason": "duplicate article id"})
                 continue
             if item.id in indexed and item.id not in mine:
-                owner = self.store.records_by_id([item.id]).get(item.id, {}).get("origin")
+                owner = indexed[item.id].origin
                 report.skipped.append(
                     {"path": item.id, "reason": f"article id already used by source {owner}"}
                 )
@@ -103,12 +103,12 @@ class Indexer:
             pending.append(item)
             if previous:
                 report.updated += 1
-                report.chunks_removed += int(previous.get("n_chunks", 0))
+                report.chunks_removed += previous.n_chunks
             else:
                 report.added += 1
         gone = sorted(set(mine) - seen)
         report.removed = len(gone)
-        report.chunks_removed += sum(int(mine[i].get("n_chunks", 0)) for i in gone)
+        report.chunks_removed += sum(mine[i].n_chunks for i in gone)
         if pending or gone:
             self.store.begin_write()
         report.chunks_added = self._write(pending, origin, progress)
@@ -125,13 +125,13 @@ class Indexer:
             raise InvalidArticle("an article needs non-empty text")
         report = SyncReport()
         self._recover()
-        previous = self.store.records_by_id([article.id]).get(article.id)
+        previous = self.store.entry(article.id)
         if current(previous, article):
             report.unchanged = 1
         else:
             if previous:
                 report.updated = 1
-                report.chunks_removed = int(previous.get("n_chunks", 0))
+                report.chunks_removed = previous.n_chunks
             else:
                 report.added = 1
             self.store.begin_write()
@@ -143,7 +143,7 @@ class Indexer:
     def delete(self, article_id: str) -> None:
         """Remove one article and its chunks."""
         self._recover()
-        if article_id not in self.store.records_by_id([article_id]):
+        if self.store.entry(article_id) is None:
             raise ArticleNotFound(f"no article with id {article_id!r} is indexed")
         self.store.begin_write()
         self._remove([article_id])
@@ -158,8 +158,10 @@ class Indexer:
         between may have added chunks of new articles without recording them; were their files
         gone by the next sync, nothing would remove those chunks, so they go now (an article
         still in its source is redone anyway: it has no record). Then the generation is bumped,
-        so no keyword index saved before the crash is trusted.
+        so no keyword index saved before the crash is trusted. The ledger is made to agree
+        with the records whenever their counts differ (also: an index from before the ledger).
         """
+        self.store.reconcile_ledger()
         if not self.store.write_interrupted():
             return
         orphans = self.store.chunk_article_ids() - set(self.store.records())
@@ -251,12 +253,10 @@ def batched_by_chunks(
         yield batch
 
 
-def current(previous: dict[str, Any] | None, article: Article) -> bool:
-    """Whether an article's record shows it indexed as it is now, in the current layout."""
+def current(previous: Entry | None, article: Article) -> bool:
+    """Whether an article's ledger entry shows it indexed as it is now, in the current layout."""
     return bool(
-        previous
-        and previous.get("content_hash") == article.content_hash
-        and previous.get("layout") == LAYOUT
+        previous and previous.content_hash == article.content_hash and previous.layout == LAYOUT
     )
 
 

@@ -4,7 +4,9 @@ a real model is loaded: it brings torch."""
 from __future__ import annotations
 
 import numpy as np
+import torch
 from llama_index.embeddings.huggingface import HuggingFaceEmbedding
+from sentence_transformers.util import batch_to_device
 
 from index.sentence_vectors import Pooled, Spans, pool_spans
 
@@ -21,26 +23,25 @@ class SentenceTransformerEmbedding(HuggingFaceEmbedding):
     ) -> tuple[list[list[float]], list[Pooled]]:
         """Each text's vector, as `get_text_embedding_batch` gives it, and its token vectors
         summed per character span (see index.sentence_vectors). Texts go longest first in
-        batches of `embed_batch_size`, as sentence-transformers orders them itself."""
+        batches of `embed_batch_size`, as sentence-transformers' `encode` orders them, and
+        each batch is tokenised once (with character offsets) and run through the model."""
         model = self._model
         order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
         vectors: list[list[float]] = [[] for _ in texts]
         pooled: list[Pooled] = [Pooled(np.zeros((0, 0)), np.zeros(0)) for _ in texts]
+        model.eval()
         for start in range(0, len(order), self.embed_batch_size):
             batch = order[start : start + self.embed_batch_size]
-            batch_texts = [texts[i] for i in batch]
-            outputs = model.encode(
-                batch_texts, batch_size=len(batch), output_value=None, show_progress_bar=False
+            features = model.preprocess(
+                [texts[i] for i in batch],
+                processing_kwargs={"text": {"return_offsets_mapping": True}},
             )
-            offsets = model.tokenizer(
-                batch_texts,
-                return_offsets_mapping=True,
-                truncation=True,
-                max_length=model.max_seq_length,
-            )["offset_mapping"]
-            for i, output, token_offsets in zip(batch, outputs, offsets, strict=True):
-                tokens = output["token_embeddings"][: len(token_offsets)].float().numpy()
-                vector = output["sentence_embedding"].float().numpy()
-                vectors[i] = (vector / max(float(np.linalg.norm(vector)), 1e-12)).tolist()
-                pooled[i] = pool_spans(tokens, token_offsets, spans[i])
+            offsets = features.pop("offset_mapping").tolist()
+            with torch.inference_mode():
+                output = model(batch_to_device(features, model.device))
+            tokens = output["token_embeddings"].float().cpu().numpy()
+            unit = torch.nn.functional.normalize(output["sentence_embedding"].float(), dim=1)
+            for row, (i, vector) in enumerate(zip(batch, unit.cpu().tolist(), strict=True)):
+                vectors[i] = vector
+                pooled[i] = pool_spans(tokens[row], offsets[row], spans[i])
         return vectors, pooled

@@ -91,6 +91,7 @@ def test_sync_stores_sentence_vectors_and_upgrades_old_layouts(fake_settings: Se
     assert record["layout"] == LAYOUT
     engine.store.articles.update(ids=["pier"], metadatas=[{**record, "layout": 1}])
     engine.store.sentences.delete(ids=["pier"])  # as an index from before sentence vectors
+    engine.store.ledger.delete(ids=["pier"])  # and from before the ledger: made from records
     assert engine.upsert(article).updated == 1  # same text, old layout: redone
     assert "pier" in engine.store.sentence_vectors(["pier"])
 

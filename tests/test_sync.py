@@ -11,6 +11,7 @@ from index.articles import Article
 from index.config import Settings
 from index.engine import Engine
 from index.errors import ArticleNotFound, IndexLocked, ModelMismatch
+from index.sync import LAYOUT
 
 
 def counts(report) -> tuple[int, int, int, int, int]:  # type: ignore[no-untyped-def]
@@ -64,6 +65,21 @@ def test_sources_are_independent(fake_settings: Settings, corpus: Path, tmp_path
     report = engine.sync([other])
     assert counts(report) == (0, 0, 1, 0, 0)
     assert engine.store.counts()["articles"] == 6  # the corpus source is untouched
+
+
+def test_ledger_is_rebuilt_from_the_records(fake_settings: Settings, corpus: Path) -> None:
+    """An index from before the ledger (or with entries a dead writer left behind) gets its
+    ledger from the records on the next sync, and nothing is embedded again."""
+    engine = Engine(fake_settings)
+    engine.sync([corpus])
+    want = engine.store.entries()
+    assert len(want) == 6 and all(e.n_chunks > 0 and e.layout == LAYOUT for e in want.values())
+    engine.store.ledger.delete(ids=list(want))
+    engine.store.put_ledger({"ghost.txt": want[next(iter(want))]})  # no record, no chunks
+
+    report = engine.sync([corpus])
+    assert counts(report) == (0, 0, 0, 6, 4)
+    assert engine.store.entries() == want
 
 
 def test_same_id_in_two_sources_is_skipped(fake_settings: Settings, tmp_path: Path) -> None:
