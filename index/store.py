@@ -182,17 +182,6 @@ class Store:
                 return out
             offset += PAGE
 
-    def article_ids(self) -> set[str]:
-        """Ids of every indexed article (no metadata read: cheap at any size)."""
-        ids: set[str] = set()
-        offset = 0
-        while True:
-            page = self.articles.get(include=[], limit=PAGE, offset=offset)
-            ids.update(page["ids"])
-            if len(page["ids"]) < PAGE:
-                return ids
-            offset += PAGE
-
     def records_by_id(self, ids: list[str]) -> dict[str, dict[str, Any]]:
         """Bookkeeping metadata of the given articles that are indexed."""
         found = self.articles.get(ids=ids, include=["metadatas"])
