@@ -346,11 +346,8 @@ def read_file(path: Path, rel_id: str, max_bytes: int) -> Iterator[Article | Ski
     except OSError as exc:
         yield Skipped(rel_id, f"cannot read file ({exc.strerror or exc})")
         return
-    if not data.strip():
-        yield Skipped(rel_id, "empty file")
-        return
-    if looks_binary(data):
-        yield Skipped(rel_id, "binary file, not text")
+    if problem := not_text(data):
+        yield Skipped(rel_id, problem)
         return
     suffix = path.suffix.lower()
     text = decode(data)
@@ -366,6 +363,15 @@ def read_file(path: Path, rel_id: str, max_bytes: int) -> Iterator[Article | Ski
             yield read_plain(text, rel_id, stem)
     except InvalidArticle as exc:
         yield Skipped(rel_id, str(exc))
+
+
+def not_text(data: bytes) -> str | None:
+    """Why a file's bytes (or its first 8 kB) cannot hold articles, if they cannot."""
+    if not data.strip():
+        return "empty file"
+    if looks_binary(data):
+        return "binary file, not text"
+    return None
 
 
 def read_json(text: str, rel_id: str) -> Iterator[Article | Skipped]:
@@ -396,12 +402,8 @@ def read_jsonl(file: BinaryIO, rel_id: str, max_bytes: int) -> Iterator[Article 
     """A .jsonl file, streamed: one article object per line, a file of any size, each line at
     most `max_bytes`. Broken or oversized lines are skipped one by one; each line is decoded
     on its own, so a line in another encoding garbles no other line."""
-    head = file.read(8192)
-    if not head.strip():
-        yield Skipped(rel_id, "empty file")
-        return
-    if looks_binary(head):
-        yield Skipped(rel_id, "binary file, not text")
+    if problem := not_text(file.read(8192)):
+        yield Skipped(rel_id, problem)
         return
     file.seek(0)
     for number, raw in enumerate(iter(lambda: file.readline(max_bytes + 1), b""), start=1):
