@@ -77,16 +77,10 @@ class KeywordIndex:
 
         ids: list[str] = []
         corpus: list[list[str]] = []
-        titles: dict[str, str] = {}
-        for page_ids, texts in store.chunk_texts():
-            article_ids = [cid.rsplit("#", 1)[0] for cid in page_ids]
-            missing = [a for a in set(article_ids) if a not in titles]
-            if missing:
-                records = store.records_by_id(missing)
-                titles.update({a: m.get("title", "") for a, m in records.items()})
-            for cid, aid, text in zip(page_ids, article_ids, texts, strict=True):
+        for page in store.chunk_texts():
+            for cid, text, metadata in page:
                 ids.append(cid)
-                corpus.append(terms(f"{titles.get(aid, '')}\n{text}"))
+                corpus.append(terms(f"{metadata.get('title', '')}\n{text}"))
         vocab: dict[str, int] = {}
         token_ids = [[vocab.setdefault(t, len(vocab)) for t in doc] for doc in corpus]
         retriever = bm25s.BM25()

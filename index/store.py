@@ -8,17 +8,24 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
 
 from index.config import Settings
 from index.errors import ArticleNotFound, ConfigError, IndexLocked, ModelMismatch, StoreUnavailable
 from index.sentence_vectors import SentenceVectors
 
+if TYPE_CHECKING:
+    from llama_index.core.schema import TextNode
+
 SCHEMA_VERSION = 1
 PLACEHOLDER_VECTOR = [1.0]
 """The article registry is looked up by id only; Chroma still wants a vector per record."""
 PAGE = 5000
+CHUNK_KEYS = {"_node_content", "_node_type", "article_id", "source", "published_ts"}
+"""What a chunk keeps as Chroma metadata keys: LlamaIndex's node JSON (text included) and the
+keys filters and deletes match on. Chroma writes a row per key and full-text-indexes
+documents, which Newsdesk never searches, so chunks have no document and few keys."""
 CONNECT_TIMEOUT = 5.0
 """Seconds to wait for a Chroma server's heartbeat (chromadb's own client never times out)."""
 
@@ -120,10 +127,11 @@ class Store:
     """The Chroma collections Newsdesk owns.
 
     `chunks` holds the embedded chunks (queried through LlamaIndex's ChromaVectorStore);
-    `articles` holds one record per article: its full text and bookkeeping (content hash,
-    number of chunks, origin); `sentences` its sentence vectors (index.sentence_vectors);
-    `ledger` the same bookkeeping again, one short string per article and nothing else, so
-    a sync reads 21k articles' state in a fraction of the time full records take.
+    `articles` holds one record per article: its metadata and bookkeeping (content hash,
+    number of chunks, origin); `sentences` its full text and sentence vectors
+    (index.sentence_vectors), read together when answering; `ledger` the bookkeeping again,
+    one short string per article and nothing else, so a sync reads 21k articles' state in a
+    fraction of the time full records take.
     The chunk collection records the embedding model that built it.
     """
 
@@ -187,18 +195,16 @@ class Store:
         found = self.articles.get(ids=ids, include=["metadatas"])
         return dict(zip(found["ids"], found["metadatas"], strict=True))
 
-    def put_records(self, records: list[tuple[str, str, dict[str, Any]]]) -> None:
-        """Write (id, text, metadata) article records, then their ledger entries."""
+    def put_records(self, records: dict[str, dict[str, Any]]) -> None:
+        """Write article records (metadata by article id), then their ledger entries."""
         if not records:
             return
-        ids, texts, metas = zip(*records, strict=True)
         self.articles.upsert(
-            ids=list(ids),
-            documents=list(texts),
-            metadatas=list(metas),
-            embeddings=[PLACEHOLDER_VECTOR] * len(ids),
+            ids=list(records),
+            metadatas=list(records.values()),
+            embeddings=[PLACEHOLDER_VECTOR] * len(records),
         )
-        self.put_ledger({i: Entry.from_record(m) for i, m in zip(ids, metas, strict=True)})
+        self.put_ledger({i: Entry.from_record(m) for i, m in records.items()})
 
     def delete_records(self, ids: list[str]) -> None:
         """Forget article records (their chunks must be deleted first), then ledger entries."""
@@ -255,15 +261,25 @@ class Store:
 
     def article(self, article_id: str) -> tuple[str, dict[str, Any]]:
         """One article's full text and metadata."""
-        found = self.articles.get(ids=[article_id], include=["documents", "metadatas"])
-        if not found["ids"]:
+        found = self.records_by_id([article_id])
+        if article_id not in found:
             raise ArticleNotFound(f"no article with id {article_id!r} is indexed")
-        return found["documents"][0], found["metadatas"][0]
+        return self.texts([article_id]).get(article_id, ""), found[article_id]
 
     def texts(self, article_ids: list[str]) -> dict[str, str]:
-        """Full texts of several articles, keyed by id."""
-        found = self.articles.get(ids=list(dict.fromkeys(article_ids)), include=["documents"])
-        return dict(zip(found["ids"], found["documents"], strict=True))
+        """Full texts of several articles, keyed by id. (Indexes of layout 2 and before kept
+        them as the records' documents; an article not yet redone is read from there.)"""
+        ids = list(dict.fromkeys(article_ids))
+        found = self.sentences.get(ids=ids, include=["metadatas"])
+        out = {
+            i: meta["text"]
+            for i, meta in zip(found["ids"], found["metadatas"], strict=True)
+            if "text" in meta
+        }
+        if older := [i for i in ids if i not in out]:
+            found = self.articles.get(ids=older, include=["documents"])
+            out.update((i, d) for i, d in zip(found["ids"], found["documents"], strict=True) if d)
+        return out
 
     def list_articles(
         self, limit: int, offset: int, source: str | None = None
@@ -282,14 +298,33 @@ class Store:
             self.chunks.delete(where={"article_id": {"$in": batch}})
             self.sentences.delete(ids=batch)
 
-    def put_sentences(self, vectors: dict[str, SentenceVectors]) -> None:
-        """Store articles' sentence vectors, keyed by article id."""
-        if vectors:
+    def put_texts(self, texts: dict[str, tuple[str, SentenceVectors]]) -> None:
+        """Store articles' full texts with their sentence vectors, keyed by article id."""
+        if texts:
             self.sentences.upsert(
-                ids=list(vectors),
-                metadatas=[v.to_metadata() for v in vectors.values()],
-                embeddings=[PLACEHOLDER_VECTOR] * len(vectors),
+                ids=list(texts),
+                metadatas=[{"text": text, **v.to_metadata()} for text, v in texts.values()],
+                embeddings=[PLACEHOLDER_VECTOR] * len(texts),
             )
+
+    def put_chunks(self, nodes: list[TextNode]) -> None:
+        """Add embedded chunks as LlamaIndex's ChromaVectorStore reads them back: the node as
+        JSON with its text (`node_to_metadata_dict`), plus the keys in CHUNK_KEYS."""
+        from llama_index.core.vector_stores.utils import node_to_metadata_dict
+
+        metadatas = [
+            {
+                key: value
+                for key, value in node_to_metadata_dict(node, remove_text=False).items()
+                if key in CHUNK_KEYS
+            }
+            for node in nodes
+        ]
+        self.chunks.add(
+            ids=[node.node_id for node in nodes],
+            embeddings=[node.get_embedding() for node in nodes],
+            metadatas=metadatas,
+        )
 
     def sentence_vectors(self, article_ids: list[str]) -> dict[str, SentenceVectors]:
         """The stored sentence vectors of these articles (an index built before they were
@@ -311,13 +346,13 @@ class Store:
                 return found
             offset += PAGE
 
-    def chunk_texts(self) -> Iterator[tuple[list[str], list[str]]]:
-        """All chunk ids and texts, a page at a time (to build the keyword index)."""
+    def chunk_texts(self) -> Iterator[list[tuple[str, str, dict[str, Any]]]]:
+        """Every chunk as (id, text, metadata), a page at a time (to build the keyword index)."""
         offset = 0
         while True:
-            page = self.chunks.get(include=["documents"], limit=PAGE, offset=offset)
+            page = self.chunks.get(include=["documents", "metadatas"], limit=PAGE, offset=offset)
             if page["ids"]:
-                yield page["ids"], page["documents"]
+                yield chunk_rows(page)
             if len(page["ids"]) < PAGE:
                 return
             offset += PAGE
@@ -327,12 +362,7 @@ class Store:
         if not ids:
             return {}
         found = self.chunks.get(ids=ids, include=["documents", "metadatas"])
-        return {
-            i: (doc, meta)
-            for i, doc, meta in zip(
-                found["ids"], found["documents"], found["metadatas"], strict=True
-            )
-        }
+        return {i: (text, meta) for i, text, meta in chunk_rows(found)}
 
     # ----------------------------------------------------------------- generation
 
@@ -363,6 +393,18 @@ class Store:
     def counts(self) -> dict[str, int]:
         """Number of articles and chunks indexed."""
         return {"articles": self.articles.count(), "chunks": self.chunks.count()}
+
+
+def chunk_rows(found: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
+    """(id, text, metadata) of chunks as Chroma returns them, read as LlamaIndex does: from
+    the node JSON, its text kept there (layout 2 and before kept it as the document)."""
+    from llama_index.core.vector_stores.utils import metadata_dict_to_node
+
+    rows = []
+    for i, document, meta in zip(found["ids"], found["documents"], found["metadatas"], strict=True):
+        node = metadata_dict_to_node(meta, text=document)
+        rows.append((i, node.get_content(), dict(node.metadata)))
+    return rows
 
 
 def extra_json(extra: dict[str, Any]) -> str:

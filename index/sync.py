@@ -23,9 +23,10 @@ API_ORIGIN = "api"
 """Origin of articles sent one by one (POST /articles); never removed by a folder sync."""
 BATCH_CHUNKS = 512
 """Chunks embedded and written together: bigger batches embed faster, smaller lose less."""
-LAYOUT = 2
-"""What an indexed article consists of (2: chunks, record and sentence vectors). An article
-recorded with another layout is redone by the next sync even when its text is unchanged."""
+LAYOUT = 3
+"""What an indexed article consists of (3: chunks with their text in the node JSON, a record,
+and the full text with sentence vectors). An article recorded with another layout is redone
+by the next sync even when its text is unchanged."""
 
 Progress = Callable[[int, int], None]
 """Called with (articles done, articles to embed) while a sync works."""
@@ -106,12 +107,13 @@ class Indexer:
                 report.chunks_removed += previous.n_chunks
             else:
                 report.added += 1
+        replacing = {a.id for a in pending if a.id in mine}
         gone = sorted(set(mine) - seen)
         report.removed = len(gone)
         report.chunks_removed += sum(mine[i].n_chunks for i in gone)
         if pending or gone:
             self.store.begin_write()
-        report.chunks_added = self._write(pending, origin, progress)
+        report.chunks_added = self._write(pending, origin, progress, replacing)
         self._remove(gone)
         if pending or gone:
             self._changed()
@@ -135,7 +137,8 @@ class Indexer:
             else:
                 report.added = 1
             self.store.begin_write()
-            report.chunks_added = self._write([article], origin, None)
+            replacing = {article.id} if previous else set()
+            report.chunks_added = self._write([article], origin, None, replacing)
             self._changed()
         report.seconds = round(time.perf_counter() - started, 3)
         return report
@@ -168,14 +171,22 @@ class Indexer:
         self.store.delete_chunks(sorted(orphans))
         self._changed()
 
-    def _write(self, articles: list[Article], origin: str, progress: Progress | None) -> int:
+    def _write(
+        self,
+        articles: list[Article],
+        origin: str,
+        progress: Progress | None,
+        replacing: set[str],
+    ) -> int:
         """Chunk, embed and store articles in batches; returns the number of chunks written.
 
-        Order per batch: delete the articles' old chunks and sentences, add the new ones,
-        then record the articles' hashes. A crash anywhere leaves old hashes (or none) behind,
-        so the next sync redoes exactly those articles (see `_recover` for new ones whose
-        files vanish). One helper thread chunks the next batch and stores the previous one
-        while the model embeds this one; batches are stored in order, each whole.
+        Order per batch: delete the old chunks and texts of the articles in `replacing` (the
+        others have none), add the new ones, then record the articles' hashes. A crash
+        anywhere leaves old hashes (or none) behind, so the next sync redoes exactly those
+        articles; chunks a crash left of new, unrecorded articles are removed by
+        `_recover` before the next write. One helper thread chunks the next batch and stores
+        the previous one while the model embeds this one; batches are stored in order, each
+        whole.
         """
         total = len(articles)
         written = 0
@@ -198,7 +209,7 @@ class Indexer:
                     stored.result()
                     if progress:
                         progress(done, total)
-                stored = helper.submit(self._store, batch, nodes, sentences, origin)
+                stored = helper.submit(self._store, batch, nodes, sentences, origin, replacing)
                 written += len(nodes)
                 done += len(batch)
             if stored is not None:
@@ -213,15 +224,17 @@ class Indexer:
         nodes: list[TextNode],
         sentences: list[SentenceVectors],
         origin: str,
+        replacing: set[str],
     ) -> None:
-        """Replace a batch of articles in the store: old chunks out, new chunks and sentence
-        vectors in, records last."""
-        ids = [article.id for article, _ in batch]
-        self.store.delete_chunks(ids)
+        """Write a batch of articles to the store: old chunks and texts out (of articles being
+        replaced), new chunks, texts and sentence vectors in, records last."""
+        self.store.delete_chunks([a.id for a, _ in batch if a.id in replacing])
         if nodes:
-            self.store.vector_store.add(nodes)
-        self.store.put_sentences(dict(zip(ids, sentences, strict=True)))
-        self.store.put_records([record(a, origin, len(n)) for a, n in batch])
+            self.store.put_chunks(nodes)
+        self.store.put_texts(
+            {a.id: (a.text, vectors) for (a, _), vectors in zip(batch, sentences, strict=True)}
+        )
+        self.store.put_records({a.id: record(a, origin, len(n)) for a, n in batch})
 
     def _remove(self, article_ids: list[str]) -> None:
         """Delete articles' chunks first, then their records (a crash leaves them to redo)."""
@@ -260,22 +273,18 @@ def current(previous: Entry | None, article: Article) -> bool:
     )
 
 
-def record(article: Article, origin: str, n_chunks: int) -> tuple[str, str, dict[str, Any]]:
-    """The registry record of an article: (id, full text, flat metadata)."""
-    return (
-        article.id,
-        article.text,
-        {
-            "title": article.title,
-            "url": article.url or "",
-            "published_at": article.published_at or "",
-            "authors": ", ".join(article.authors),
-            "source": article.source or "",
-            "origin": origin,
-            "content_hash": article.content_hash,
-            "n_chunks": n_chunks,
-            "layout": LAYOUT,
-            "extra": extra_json(article.extra),
-            "indexed_at": datetime.now(UTC).isoformat(timespec="seconds"),
-        },
-    )
+def record(article: Article, origin: str, n_chunks: int) -> dict[str, Any]:
+    """The registry record of an article: flat metadata (its text is stored apart)."""
+    return {
+        "title": article.title,
+        "url": article.url or "",
+        "published_at": article.published_at or "",
+        "authors": ", ".join(article.authors),
+        "source": article.source or "",
+        "origin": origin,
+        "content_hash": article.content_hash,
+        "n_chunks": n_chunks,
+        "layout": LAYOUT,
+        "extra": extra_json(article.extra),
+        "indexed_at": datetime.now(UTC).isoformat(timespec="seconds"),
+    }

@@ -10,7 +10,7 @@ status: -9 when it was killed, 0 after a full sync, 3 when the kill point was ne
 
 KILL is `none`, `<point>:<n>` to die as the n-th call of <point> begins, or
 `<point>:<n>:during` to die a few milliseconds into that call. Points: embed (the embedding
-model's batch call), delete_chunks, add (chunks into Chroma), put_sentences, put_records,
+model's batch call), delete_chunks, add (chunks into Chroma), put_texts, put_records,
 delete_records, ledger / ledger_delete (the sync ledger's entries), bump (the generation
 counter), keyword_save. The product code has no test
 hooks: the child wraps those functions from outside.
@@ -68,8 +68,6 @@ def settings_for(data_dir: Path) -> Any:
 
 def run(embedder: Any, data_dir: Path, source: Path, kill: str) -> int:
     """One sync (in the forked child); returns the exit status if it was not killed."""
-    from llama_index.vector_stores.chroma import ChromaVectorStore
-
     import index.sync
     from index.engine import Engine
     from index.lexical import KeywordIndex
@@ -81,8 +79,8 @@ def run(embedder: Any, data_dir: Path, source: Path, kill: str) -> int:
         targets: dict[str, tuple[Any, str]] = {
             "embed": (type(embedder), "embed_with_spans"),
             "delete_chunks": (Store, "delete_chunks"),
-            "add": (ChromaVectorStore, "add"),
-            "put_sentences": (Store, "put_sentences"),
+            "add": (Store, "put_chunks"),
+            "put_texts": (Store, "put_texts"),
             "put_records": (Store, "put_records"),
             "delete_records": (Store, "delete_records"),
             "ledger": (Store, "put_ledger"),

@@ -46,7 +46,7 @@ KILL_POINTS = [
     ("delete_chunks:2", "writing, before deleting batch 2's old chunks"),
     ("add:6", "writing, old chunks of edited articles deleted, new not added"),
     ("add:3:during", "writing, 2 ms into Chroma's add of batch 3"),
-    ("put_sentences:2", "writing, batch 2's chunks added, its sentence vectors not"),
+    ("put_texts:2", "writing, batch 2's chunks added, its texts and sentence vectors not"),
     ("put_records:1", "bookkeeping, new articles' chunks added, not recorded"),
     ("put_records:5", "bookkeeping, a later batch's records"),
     ("ledger:2", "bookkeeping, batch 2's records written, its ledger entries not"),
@@ -157,9 +157,9 @@ def problems_after_restart(
     report = engine.sync([source])
     redone = {"added": report.added, "updated": report.updated, "removed": report.removed}
     want_chunks, want_hashes = expected_state(source, settings)
-    found = engine.store.chunks.get(include=["documents"])
-    ids: list[str] = found["ids"]
-    got_chunks = dict(zip(ids, found["documents"], strict=True))
+    rows = [row for page in engine.store.chunk_texts() for row in page]
+    ids = [i for i, _, _ in rows]
+    got_chunks = {i: text for i, text, _ in rows}
     problems = []
     if len(ids) != len(set(ids)) or engine.store.chunks.count() != len(set(ids)):
         problems.append("duplicate chunk ids")

@@ -216,11 +216,10 @@ def test_hostile_files_are_skipped_or_cleaned_never_followed(
 
     engine = Engine(Settings(data_dir=data, embed_model=TEST_MODEL, _env_file=None))
     records = engine.store.records()
-    chunks = engine.store.chunks.get(include=["documents", "metadatas"])
-    texts = dict(zip(records, engine.store.texts(list(records)).values(), strict=True))
-    everything = "\n".join(
-        [*chunks["documents"], *texts.values(), *(json.dumps(m) for m in records.values())]
-    )
+    chunks = [text for page in engine.store.chunk_texts() for _, text, _ in page]
+    texts = engine.store.texts(list(records))
+    assert set(texts) == set(records)
+    everything = "\n".join([*chunks, *texts.values(), *(json.dumps(m) for m in records.values())])
     leaks = sorted({m for m in re.findall(r"MARK-[A-Z-]+", everything)})
     assert leaks == [], leaks
     assert SECRET not in everything

@@ -141,25 +141,25 @@ def wait(check: Any, timeout: float) -> Any:
     return result
 
 
-def test_a_question_between_a_batchs_chunks_and_its_records_is_answered(
+def test_a_question_between_a_batchs_chunks_and_its_texts_is_answered(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The window a concurrent reader can hit: chunks of new articles are in Chroma, their
-    records (full text) not yet. Asked right there, the engine answers (no KeyError -> 500)."""
+    full texts not yet. Asked right there, the engine answers (no KeyError -> 500)."""
     folder = tmp_path / "articles"
     write_corpus(folder, 5, prefix="council")
     engine = Engine(Settings(data_dir=tmp_path / "data", embed_model=TEST_MODEL, _env_file=None))
     question = f"What did the {TOWNS[0]}-0 council approve?"
     answers = []
-    put_records = Store.put_records
+    put_texts = Store.put_texts
 
-    def ask_first(store: Store, records: list[Any]) -> None:
+    def ask_first(store: Store, texts: dict[str, Any]) -> None:
         answers.append(engine.ask(question))
-        put_records(store, records)
+        put_texts(store, texts)
 
-    monkeypatch.setattr(Store, "put_records", ask_first)
+    monkeypatch.setattr(Store, "put_texts", ask_first)
     engine.sync([folder])
-    assert answers and answers[0].answered is False  # nothing recorded yet: nothing to cite
+    assert answers and answers[0].answered is False  # no text yet: nothing to quote
     monkeypatch.undo()
     answer = engine.ask(question)
     assert answer.answered and answer.citations[0].article_id == "council/0000.txt"

@@ -15,6 +15,7 @@ from index.config import Settings
 from index.embeddings import HashEmbedding
 from index.engine import Engine
 from index.sentence_vectors import SentenceVectors, chunk_spans, embed_articles, pool_spans, unit
+from index.store import PLACEHOLDER_VECTOR
 from index.sync import LAYOUT
 
 LONG = " ".join(
@@ -89,11 +90,20 @@ def test_sync_stores_sentence_vectors_and_upgrades_old_layouts(fake_settings: Se
     engine.upsert(article)
     record = engine.store.records_by_id(["pier"])["pier"]
     assert record["layout"] == LAYOUT
-    engine.store.articles.update(ids=["pier"], metadatas=[{**record, "layout": 1}])
-    engine.store.sentences.delete(ids=["pier"])  # as an index from before sentence vectors
-    engine.store.ledger.delete(ids=["pier"])  # and from before the ledger: made from records
+    # As an index from before sentence vectors (text kept as the record's document) and
+    # from before the ledger (made from the records on the next write):
+    engine.store.articles.update(
+        ids=["pier"],
+        metadatas=[{**record, "layout": 1}],
+        documents=[LONG],
+        embeddings=[PLACEHOLDER_VECTOR],
+    )
+    engine.store.sentences.delete(ids=["pier"])
+    engine.store.ledger.delete(ids=["pier"])
+    assert engine.store.texts(["pier"]) == {"pier": LONG}
     assert engine.upsert(article).updated == 1  # same text, old layout: redone
     assert "pier" in engine.store.sentence_vectors(["pier"])
+    assert engine.store.sentences.get(ids=["pier"])["metadatas"][0]["text"] == LONG
 
 
 @pytest.mark.integration
