@@ -92,6 +92,11 @@ def test_holds_what_was_asked() -> None:
     assert holds("About one in eight households struggle.", "percent", "What share?") == 1.0
     assert holds("It opened in May 2024.", "date", "When did it open?") == 1.0
     assert holds("It opened to great acclaim.", "date", "When did it open?") == 0.0
+    # reasons: "for (allegedly) doing", "on safety grounds"
+    why = "Why was he banned?"
+    assert holds("He was banned for allegedly cheating.", "reason", why) == 1.0
+    assert holds("Masks were barred on safety grounds.", "reason", why) == 1.0
+    assert holds("He was banned for a year.", "reason", why) == 0.0
     # names: new names count, the question's own do not; plural questions want several
     assert holds("Voltra said so.", "entity", "Which firm did Voltra name?") == 0.0
     assert holds("It chose Acme.", "entity", "Which firm did Voltra pick?") == 1.0

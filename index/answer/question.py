@@ -42,7 +42,8 @@ PATTERNS: dict[str, re.Pattern[str]] = {
         r"\b(because|due to|as a result|since|amid|following|blam(e|ed|es|ing)|reasons?|"
         r"so that|in order to|caus(e|ed|es|ing)|led to|thanks to|owing to|after|"
         r"concerns?|fears?|worr(y|ied|ies)|aimed at|in a bid to|to (help|avoid|protect|"
-        r"meet|reduce|boost|cut|ensure|prevent|stop))\b",
+        r"meet|reduce|boost|cut|ensure|prevent|stop)|on (\w+ ){1,2}grounds|"
+        r"for (\w+ly )?\w+ing)\b",
         re.I,
     ),
 }
