@@ -72,7 +72,9 @@ def answer(question: str, order: tuple[str, ...] = ("bridge", "chips"), dense: f
         ("By how much did the harvest grow?", "percent"),
         ("What share of voters backed the plan?", "percent"),
         ("How many shops will the chain open?", "count"),
-        ("How long is the new runway?", "quantity"),
+        ("How long is the new runway?", "length"),
+        ("How long did the strike last?", "length"),
+        ("How far is the new runway from the city?", "quantity"),
         ("When will the museum reopen?", "date"),
         ("What did the minister say when asked about it?", "other"),
         ("Why did the council close the pool?", "reason"),
@@ -92,6 +94,12 @@ def test_holds_what_was_asked() -> None:
     assert holds("About one in eight households struggle.", "percent", "What share?") == 1.0
     assert holds("It opened in May 2024.", "date", "When did it open?") == 1.0
     assert holds("It opened to great acclaim.", "date", "When did it open?") == 0.0
+    # "how long" wants a span of time or distance, not any number
+    long = "How long did the strike last?"
+    assert holds("The strike lasted 43 days.", "length", long) == 1.0
+    assert holds("It ended after two-and-a-half weeks.", "length", long) == 1.0
+    assert holds("The runway is 3,200 metres long.", "length", "How long is it?") == 1.0
+    assert holds("Some 4,000 workers joined in 1989.", "length", long) == 0.0
     # reasons: "for (allegedly) doing", "on safety grounds"
     why = "Why was he banned?"
     assert holds("He was banned for allegedly cheating.", "reason", why) == 1.0

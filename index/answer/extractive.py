@@ -37,8 +37,8 @@ MIN_COVERAGE = 0.5
 """Share of the question's weighted terms the best article must contain to answer."""
 RELATED_SCORE = 0.3
 """Other articles are cited when their retrieval score is at least this share of the best."""
-TYPED_KINDS = ("money", "percent", "count", "date", "quantity")
-"""Questions whose answer must hold a sum, a share, a count, a date or a measure."""
+TYPED_KINDS = ("money", "percent", "count", "date", "quantity", "length")
+"""Questions whose answer must hold a sum, a share, a count, a date, a measure or a span."""
 CANDIDATE_ARTICLES = 3
 SIMILARITY_WEIGHT = 0.8
 UNSEEN_WORD_WEIGHT = 0.5

@@ -31,6 +31,12 @@ PATTERNS: dict[str, re.Pattern[str]] = {
         re.I,
     ),
     "count": re.compile(rf"\d|\b({NUMBER_WORDS})\b", re.I),
+    "length": re.compile(
+        rf"(\d|\b({NUMBER_WORDS}|a|an))[\s-]*(years?|months?|weeks?|days?|nights?|hours?|"
+        r"minutes?|seconds?|decades?|centur(y|ies)|seasons?|miles?|yards?|feet|foot|inch(es)?|"
+        r"ft|km|kilomet(re|er)s?|metres?|meters?|cm|mm)\b",
+        re.I,
+    ),
     "quantity": re.compile(rf"\d|\b({NUMBER_WORDS})\b", re.I),
     "date": re.compile(
         rf"\b(1[89]\d\d|20\d\d|{MONTHS}|{WEEKDAYS}|yesterday|today|tomorrow|"
@@ -74,7 +80,8 @@ RULES: list[tuple[str, str]] = [
     ),
     (rf"\bwhat ({WHAT_NOUNS['percent']})\b", "percent"),
     (r"\bhow many\b", "count"),
-    (r"\bhow (much|big|large|long|far|high|low|old|often|fast|heavy|tall)\b", "quantity"),
+    (r"\bhow long\b", "length"),
+    (r"\bhow (much|big|large|far|high|low|old|often|fast|heavy|tall)\b", "quantity"),
     (rf"\bwhat ({WHAT_NOUNS['quantity']}|distance|speed|time|score)\b", "quantity"),
     (
         rf"^(\w+ ){{0,3}}when\b|\bwhat ({WHAT_NOUNS['date']})\b|\bhow soon\b|"
@@ -99,8 +106,9 @@ RULES: list[tuple[str, str]] = [
 
 @lru_cache(maxsize=1024)
 def answer_type(question: str) -> str:
-    """The kind of answer a question wants: money, percent, count, quantity, date, reason,
-    person, entity or other. The question's first interrogative phrase decides."""
+    """The kind of answer a question wants: money, percent, count, quantity, length (a span of
+    time or distance), date, reason, person, entity or other. The question's first
+    interrogative phrase decides."""
     q = question.lower()
     found = []
     for order, (pattern, kind) in enumerate(RULES):
