@@ -78,6 +78,7 @@ def answer(question: str, order: tuple[str, ...] = ("bridge", "chips"), dense: f
         ("When will the museum reopen?", "date"),
         ("What did the minister say when asked about it?", "other"),
         ("Why did the council close the pool?", "reason"),
+        ("What was it about the site that made planners reject it?", "reason"),
         ("Who designed the stadium?", "person"),
         ("Which insurer bought the broker?", "entity"),
         ("Where will the summit be held?", "entity"),
@@ -105,6 +106,7 @@ def test_holds_what_was_asked() -> None:
     assert holds("He was banned for allegedly cheating.", "reason", why) == 1.0
     assert holds("Masks were barred on safety grounds.", "reason", why) == 1.0
     assert holds("He was banned for a year.", "reason", why) == 0.0
+    assert holds("Doping was a contributing factor, he said.", "reason", why) == 1.0
     # names: new names count, the question's own do not; plural questions want several
     assert holds("Voltra said so.", "entity", "Which firm did Voltra name?") == 0.0
     assert holds("It chose Acme.", "entity", "Which firm did Voltra pick?") == 1.0

@@ -47,7 +47,7 @@ PATTERNS: dict[str, re.Pattern[str]] = {
     "reason": re.compile(
         r"\b(because|due to|as a result|since|amid|following|blam(e|ed|es|ing)|reasons?|"
         r"so that|in order to|caus(e|ed|es|ing)|led to|thanks to|owing to|after|"
-        r"concerns?|fears?|worr(y|ied|ies)|aimed at|in a bid to|to (help|avoid|protect|"
+        r"concerns?|fears?|factors?|worr(y|ied|ies)|aimed at|in a bid to|to (help|avoid|protect|"
         r"meet|reduce|boost|cut|ensure|prevent|stop)|on (\w+ ){1,2}grounds|"
         r"for (\w+ly )?\w+ing)\b",
         re.I,
@@ -90,7 +90,8 @@ RULES: list[tuple[str, str]] = [
     ),
     (
         r"\bwhy\b|\bwhat (made|makes|caused|causes|led|prompted|was behind|is behind)\b|"
-        r"\bhow come\b|\bwhat('s| is| was) (thought|said|believed) to have caused\b",
+        r"\bhow come\b|\bwhat (was|is) it about\b|"
+        r"\bwhat('s| is| was) (thought|said|believed) to have caused\b",
         "reason",
     ),
     (r"\bwho(m|se|'s)?\b", "person"),
