@@ -221,3 +221,28 @@ def test_choose_adds_same_article_sentences_while_they_fit() -> None:
     other = [scored(0, 4, 150, 3.0), scored(1, 0, 100, 2.9), scored(0, 7, 120, 2.7)]
     assert [(c.article, c.index) for c in ExtractiveAnswerer.choose(other)] == [(0, 4), (0, 7)]
     assert len(ExtractiveAnswerer.choose(pool[:1])) == 1
+
+
+def ask_one(question: str, text: str, title: str):  # type: ignore[no-untyped-def]
+    """Answer from one article, with the fake embedder (no similarity)."""
+    vocabulary = Vocabulary([text, BRIDGE, CHIPS, *FILLER])
+    answerer = ExtractiveAnswerer(lambda: vocabulary, lambda ids: {}, no_similarity, 0.4)  # type: ignore[arg-type,return-value]
+    return answerer.answer(question, [hit("one", title, 1.0)], {"one": text}, top_k=5)
+
+
+STALL = (
+    "Broadcaster Ada Quill began selling her old furniture from a stall in Elm Market.\n"
+    "Shoppers crowded round the stall all afternoon.\n"
+    "One collector said she did not mind paying £350 for a print.\n"
+    "Quill would not say what she planned to do with the money."
+)
+
+
+def test_a_sum_must_sit_beside_what_the_question_asks_about() -> None:
+    """The article prices one print but never says what the whole stall made."""
+    title = "Ada Quill sells her furniture"
+    assert not ask_one(
+        "How much money did Ada Quill make from her Elm Market stall?", STALL, title
+    ).answered
+    got = ask_one("How much did a collector pay for a print at Elm Market?", STALL, title)
+    assert got.answered and "£350" in got.answer

@@ -10,8 +10,8 @@ Each sentence of the best retrieved articles is scored on
 The best sentence becomes the answer, with the next best from the same article while all fit
 in MAX_ANSWER_CHARS (three at most), each marked [n] for its article. The answer is refused
 when nothing retrieved resembles the question, when the best article lacks most of the
-question's weighted terms (names and numbers weigh most), or when the chosen sentences hold
-nothing of the kind asked for.
+question's weighted terms (names and numbers weigh most), or when no chosen sentence holds
+the kind of thing asked for beside some of the question's own terms.
 """
 
 from __future__ import annotations
@@ -39,6 +39,9 @@ RELATED_SCORE = 0.3
 """Other articles are cited when their retrieval score is at least this share of the best."""
 TYPED_KINDS = ("money", "percent", "count", "date", "quantity", "length")
 """Questions whose answer must hold a sum, a share, a count, a date, a measure or a span."""
+MIN_TYPED_LEXICAL = 0.05
+"""Such a sum must sit in a sentence with at least this share of the question's own terms
+(weighted within the article), not just anywhere in it."""
 CANDIDATE_ARTICLES = 3
 SIMILARITY_WEIGHT = 0.8
 UNSEEN_WORD_WEIGHT = 0.5
@@ -172,9 +175,7 @@ class ExtractiveAnswerer:
             kind=kind,
             chosen=chosen,
             cover=article_cover[best.article],
-            text=f"{hit.metadata.get('title', '')}\n{texts[hit.article_id]}",
             dense=hit.dense,
-            support=coverage(set().union(*(set(terms(c.sentence.text)) for c in chosen))),
         )
         if self.refuse(question, evidence):
             return refusal(question)
@@ -207,12 +208,15 @@ class ExtractiveAnswerer:
 
     def refuse(self, question: str, evidence: Evidence) -> bool:
         """True when the evidence does not cover the question: nothing retrieved resembles it,
-        its best article lacks most of its weighted terms, or the chosen sentences hold no
-        sum, count, share, measure or date when one is asked for."""
+        its best article lacks most of its weighted terms, or it asks for a sum, count, share,
+        measure, span or date and no chosen sentence holds one beside the question's own
+        terms."""
         if evidence.dense < self.min_similarity or evidence.cover < MIN_COVERAGE:
             return True
         if evidence.kind in TYPED_KINDS:
-            return not any(item.typed for item in evidence.chosen)
+            return not any(
+                item.typed and item.lexical >= MIN_TYPED_LEXICAL for item in evidence.chosen
+            )
         return False
 
 
@@ -223,10 +227,9 @@ class Evidence:
     kind: str
     chosen: list[Scored]
     cover: float
-    text: str
+    """Share of the question's weighted terms found in the best article and its title."""
     dense: float
-    support: float
-    """Share of the question's weighted terms found in the chosen sentences themselves."""
+    """Cosine similarity of the question and the best article's nearest chunk."""
 
 
 def local_weights(
