@@ -10,8 +10,9 @@ Each sentence of the best retrieved articles is scored on
 The best sentence becomes the answer, with the next best from the same article while all fit
 in MAX_ANSWER_CHARS (three at most), each marked [n] for its article. The answer is refused
 when nothing retrieved resembles the question, when the best article lacks most of the
-question's weighted terms (names and numbers weigh most), or when no chosen sentence holds
-the kind of thing asked for beside some of the question's own terms.
+question's weighted terms (names and numbers weigh most), when a question about how something
+turned out is met mostly by sentences that still look ahead to it, or when no chosen sentence
+holds the kind of thing asked for beside some of the question's own terms.
 """
 
 from __future__ import annotations
@@ -24,7 +25,14 @@ from dataclasses import dataclass
 import numpy as np
 
 from index.answer.models import NOT_FOUND, Answer, Citation
-from index.answer.question import answer_type, focus_nouns, holds, key_terms
+from index.answer.question import (
+    answer_type,
+    asks_outcome,
+    focus_nouns,
+    holds,
+    key_terms,
+    looks_ahead,
+)
 from index.answer.sentences import Sentence, split_sentences
 from index.lexical import KeywordIndex, terms
 from index.retrieval import ArticleHit
@@ -208,11 +216,16 @@ class ExtractiveAnswerer:
 
     def refuse(self, question: str, evidence: Evidence) -> bool:
         """True when the evidence does not cover the question: nothing retrieved resembles it,
-        its best article lacks most of its weighted terms, or it asks for a sum, count, share,
-        measure, span or date and no chosen sentence holds one beside the question's own
-        terms."""
+        its best article lacks most of its weighted terms, it asks how something turned out
+        and at least half the chosen sentences still look ahead to it, or it asks for a sum,
+        count, share, measure, span or date and no chosen sentence holds one beside the
+        question's own terms."""
         if evidence.dense < self.min_similarity or evidence.cover < MIN_COVERAGE:
             return True
+        if asks_outcome(question):
+            ahead = sum(looks_ahead(item.sentence.text) for item in evidence.chosen)
+            if 2 * ahead >= len(evidence.chosen):
+                return True
         if evidence.kind in TYPED_KINDS:
             return not any(
                 item.typed and item.lexical >= MIN_TYPED_LEXICAL for item in evidence.chosen

@@ -141,6 +141,23 @@ def holds(sentence: str, kind: str, question: str) -> float:
     return 1.0
 
 
+OUTCOME = re.compile(r"\b(eventually|finally|ultimately|in the end|end(s|ed)? up)\b", re.I)
+PROSPECTIVE = re.compile(
+    r"\b(will|would|could|might|may|shall|yet to|yet been|(is|are) to be|set to|expected to|"
+    r"hop(e|es|ed|eful|ing)|plans? to|likely|favourites?)\b"
+)
+
+
+def asks_outcome(question: str) -> bool:
+    """The question asks how something turned out ("who was eventually chosen")."""
+    return bool(OUTCOME.search(question))
+
+
+def looks_ahead(sentence: str) -> bool:
+    """The sentence speaks of what is still to come: expected, hoped for, in the running."""
+    return bool(PROSPECTIVE.search(sentence))
+
+
 def is_plural(noun: str) -> bool:
     """A rough English plural test, good enough for the nouns questions ask about."""
     noun = noun.lower()
