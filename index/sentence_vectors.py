@@ -97,39 +97,64 @@ def pool_spans(tokens: np.ndarray, offsets: Sequence[tuple[int, int]], spans: Sp
     return Pooled((running[last] - running[first]).astype(np.float32), last - first)
 
 
-def embed_articles(
-    embedder: SpanEmbedder, texts: list[str], nodes: list[list[TextNode]]
-) -> tuple[list[list[float]], list[SentenceVectors]]:
-    """Chunk vectors for every node, and sentence vectors for every article (`texts[i]` is
-    the text `nodes[i]` were cut from). Sentences no chunk's tokens reached (past the model's
-    length limit) are embedded on their own."""
-    inputs: list[str] = []
-    spans: list[Spans] = []
-    owners: list[tuple[int, list[int]]] = []
-    sentences = [split_sentences(text) for text in texts]
+@dataclass
+class SpanPlan:
+    """What the model embeds for a batch of articles, and where their sentences fall: one
+    input text per chunk (headline first), the sentence parts inside it, and whose they are."""
+
+    sentences: list[list[Sentence]]
+    inputs: list[str]
+    spans: list[Spans]
+    owners: list[tuple[int, list[int]]]
+    """Per input: its article's position and the sentence each of its spans belongs to."""
+
+
+def plan_spans(texts: list[str], nodes: list[list[TextNode]]) -> SpanPlan:
+    """Split the articles (`texts[i]` is the text `nodes[i]` were cut from) into sentences and
+    place them in the chunks. Plain Python, so a sync does it off the thread that runs the
+    model."""
+    plan = SpanPlan([split_sentences(text) for text in texts], [], [], [])
     for a, article_nodes in enumerate(nodes):
         for node in article_nodes:
             embed_text = node.get_content(metadata_mode=MetadataMode.EMBED)
-            local, which = chunk_spans(node, embed_text, sentences[a])
-            inputs.append(embed_text)
-            spans.append(local)
-            owners.append((a, which))
-    vectors, pooled = embedder.embed_with_spans(inputs, spans) if inputs else ([], [])
+            local, which = chunk_spans(node, embed_text, plan.sentences[a])
+            plan.inputs.append(embed_text)
+            plan.spans.append(local)
+            plan.owners.append((a, which))
+    return plan
+
+
+def embed_articles(
+    embedder: SpanEmbedder, plan: SpanPlan
+) -> tuple[list[list[float]], list[SentenceVectors]]:
+    """Chunk vectors for every input of the plan, and sentence vectors for every article.
+    Sentences no chunk's tokens reached (past the model's length limit) are embedded on
+    their own."""
+    sentences = plan.sentences
+    vectors, pooled = (
+        embedder.embed_with_spans(plan.inputs, plan.spans) if plan.inputs else ([], [])
+    )
     dim = len(vectors[0]) if vectors else 0
-    sums = [np.zeros((len(s), dim), dtype=np.float32) for s in sentences]
-    counts = [np.zeros(len(s)) for s in sentences]
-    for (a, which), result in zip(owners, pooled, strict=True):
-        for k, i in enumerate(which):
-            sums[a][i] += result.sums[k]
-            counts[a][i] += result.counts[k]
-    missing = [(a, i) for a in range(len(texts)) for i in np.flatnonzero(counts[a] == 0)]
-    if missing and dim:
-        alone = embedder.get_text_embedding_batch([sentences[a][i].text for a, i in missing])
-        for (a, i), vector in zip(missing, alone, strict=True):
-            sums[a][i] = vector
+    # One row per sentence of the batch; each span's token sum is added to its sentence's row.
+    first = np.cumsum([0] + [len(s) for s in sentences])
+    sums = np.zeros((first[-1], dim), dtype=np.float32)
+    counts = np.zeros(first[-1])
+    rows = [first[a] + i for a, which in plan.owners for i in which]
+    if rows and dim:
+        np.add.at(sums, rows, np.concatenate([p.sums for p in pooled if len(p.sums)]))
+        np.add.at(counts, rows, np.concatenate([p.counts for p in pooled if len(p.counts)]))
+    missing = np.flatnonzero(counts == 0)
+    if len(missing) and dim:
+        owner = np.searchsorted(first, missing, side="right") - 1
+        alone = embedder.get_text_embedding_batch(
+            [sentences[a][row - first[a]].text for a, row in zip(owner, missing, strict=True)]
+        )
+        sums[missing] = np.asarray(alone, dtype=np.float32)
     out = [
-        SentenceVectors([(s.start, s.end) for s in sentences[a]], unit(sums[a]))
-        for a in range(len(texts))
+        SentenceVectors(
+            [(s.start, s.end) for s in sentences[a]], unit(sums[first[a] : first[a + 1]])
+        )
+        for a in range(len(sentences))
     ]
     return vectors, out
 

@@ -16,7 +16,7 @@ from index.articles import Article, Skipped, iter_source
 from index.chunking import Chunker
 from index.config import Settings
 from index.errors import ArticleNotFound, InvalidArticle
-from index.sentence_vectors import SentenceVectors, SpanEmbedder, embed_articles
+from index.sentence_vectors import SentenceVectors, SpanEmbedder, embed_articles, plan_spans
 from index.store import Entry, Store, extra_json
 
 API_ORIGIN = "api"
@@ -184,25 +184,27 @@ class Indexer:
         others have none), add the new ones, then record the articles' hashes. A crash
         anywhere leaves old hashes (or none) behind, so the next sync redoes exactly those
         articles; chunks a crash left of new, unrecorded articles are removed by
-        `_recover` before the next write. One helper thread chunks the next batch and stores
-        the previous one while the model embeds this one; batches are stored in order, each
-        whole.
+        `_recover` before the next write. One helper thread chunks the next batch (and places
+        its sentences: `plan_spans`) and stores the previous one while the model embeds this
+        one, so the model's thread does little else; batches are stored in order, each whole.
         """
         total = len(articles)
         written = 0
         done = 0
         if progress:
             progress(0, total)
-        batches = batched_by_chunks(articles, self.chunker, origin, BATCH_CHUNKS)
+        batches = (
+            (batch, plan_spans([a.text for a, _ in batch], [n for _, n in batch]))
+            for batch in batched_by_chunks(articles, self.chunker, origin, BATCH_CHUNKS)
+        )
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="newsdesk-sync") as helper:
             upcoming = helper.submit(next, batches, None)
             stored: Future[None] | None = None
-            while (batch := upcoming.result()) is not None:
+            while (planned := upcoming.result()) is not None:
                 upcoming = helper.submit(next, batches, None)
+                batch, plan = planned
                 nodes = [node for _, article_nodes in batch for node in article_nodes]
-                vectors, sentences = embed_articles(
-                    self.embedder, [a.text for a, _ in batch], [n for _, n in batch]
-                )
+                vectors, sentences = embed_articles(self.embedder, plan)
                 for node, vector in zip(nodes, vectors, strict=True):
                     node.embedding = vector
                 if stored is not None:
