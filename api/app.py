@@ -10,7 +10,9 @@ from typing import TYPE_CHECKING
 import anyio
 from fastapi import FastAPI
 from starlette.middleware.body_limit import RequestBodyLimitMiddleware
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
+from api.docs import install_docs
 from api.errors import install_error_handlers
 from api.middleware import RequestContextMiddleware
 from api.routes import admin, articles, ask, feedback, health
@@ -70,6 +72,8 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         version="0.1.0",
         description=DESCRIPTION,
         lifespan=lifespan,
+        docs_url=None,  # api.docs serves /docs from shipped files; ReDoc would need a CDN
+        redoc_url=None,
     )
     app.state.runtime = runtime
     # Inner first: bodies sent without Content-Length are counted as they arrive (413 raised
@@ -78,10 +82,14 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.add_middleware(
         RequestContextMiddleware, metrics=runtime.metrics, max_body_bytes=settings.max_body_bytes
     )
+    if settings.trusted_proxies:  # outermost: the client's address is settled first
+        app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.trusted_proxies)
     install_error_handlers(app)
     invalid = {422: {"model": ErrorBody, "description": "Invalid request (see `errors`)."}}
     for module in (ask, articles, admin, feedback):
         app.include_router(module.router, responses=invalid)
     app.include_router(health.router)
     install_web(app)  # the page for browsers: GET /, POST / (no JavaScript), /read/{id}
+    if settings.api_docs:
+        install_docs(app)
     return app

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import hmac
+import re
 from typing import Annotated
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from api.errors import RETRY_AFTER_SECONDS, ApiError
+from api.ratelimit import RateLimit
 from api.runtime import Runtime
 from index.engine import Engine
 
@@ -57,16 +59,64 @@ async def require_admin(
 Admin = Depends(require_admin)
 
 
-async def rate_limited(request: Request, runtime: RuntimeDep) -> None:
-    """429 + Retry-After when this client asked too often in the last minute (all ask routes)."""
-    wait = runtime.rate_limit.hit(request.client.host if request.client else "unknown")
+USER_HEADER = "X-Newsdesk-User"
+VALID_USER = re.compile(r"[A-Za-z0-9:._@-]{1,128}")
+"""What a front end may send as X-Newsdesk-User (e.g. `discord:80351110224678912`)."""
+
+
+async def client_key(
+    request: Request,
+    runtime: RuntimeDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+) -> str:
+    """Whom the rate limits count: the user a front end vouches for with the service token
+    (`X-Newsdesk-User`), else the client's address (X-Forwarded-For is believed only from
+    NEWSDESK_TRUSTED_PROXIES)."""
+    host = request.client.host if request.client else "unknown"
+    if credentials is None:
+        return f"ip:{host}"
+    token = runtime.settings.service_token
+    sent = credentials.credentials.encode()
+    if token is None or not hmac.compare_digest(sent, token.get_secret_value().encode()):
+        raise ApiError(
+            401,
+            "the bearer token is not the service token; ask without one, or set "
+            "NEWSDESK_SERVICE_TOKEN on the server and send it",
+            {"WWW-Authenticate": "Bearer"},
+        )
+    user = request.headers.get(USER_HEADER, "")
+    if not VALID_USER.fullmatch(user):
+        raise ApiError(
+            422,
+            f"with the service token, send {USER_HEADER}: 1-128 letters, digits or ':._@-' "
+            "naming the user asking",
+        )
+    return f"user:{user}"
+
+
+ClientKey = Annotated[str, Depends(client_key)]
+
+
+def limited(limit: RateLimit, key: str) -> None:
+    """429 + Retry-After when `key` used up `limit` in the last minute."""
+    wait = limit.hit(key)
     if wait is not None:
-        limit = runtime.settings.ask_rate_limit
         raise ApiError(
             429,
-            f"too many requests: at most {limit} a minute; retry in {wait}s",
+            f"too many requests: at most {limit.per_minute} a minute; retry in {wait}s",
             {"Retry-After": str(wait)},
         )
 
 
+async def rate_limited(runtime: RuntimeDep, key: ClientKey) -> None:
+    """The answering routes' limit (POST /ask, /ask/stream)."""
+    limited(runtime.rate_limit, key)
+
+
+async def feedback_limited(runtime: RuntimeDep, key: ClientKey) -> None:
+    """POST /feedback's own limit."""
+    limited(runtime.feedback_limit, key)
+
+
 RateLimited = Depends(rate_limited)
+FeedbackLimited = Depends(feedback_limited)

@@ -104,7 +104,9 @@ async def on_newsdesk_error(request: Request, exc: Exception) -> JSONResponse:
     headers = {"Retry-After": str(RETRY_AFTER_SECONDS)} if status == 503 else None
     if status >= 500:
         log.error("request %s failed: %s", request_id(request), exc)
-    return error_response(request, status, str(exc), headers)
+    elif exc.public:
+        log.warning("request %s: %s", request_id(request), exc)
+    return error_response(request, status, exc.for_clients(), headers)
 
 
 async def on_store_transport_error(request: Request, exc: Exception) -> JSONResponse:

@@ -1,4 +1,8 @@
-"""Ratings of answers, kept in SQLite in the data dir for review (and future eval questions)."""
+"""Ratings of answers, kept in SQLite in the data dir for review (and future eval questions).
+
+The store is bounded: it keeps at most `max_bytes` of ratings (text as UTF-8), dropping the
+oldest to make room, and the file gives freed pages back (auto_vacuum), so it cannot fill the
+disk the index lives on."""
 
 from __future__ import annotations
 
@@ -20,16 +24,34 @@ CREATE TABLE IF NOT EXISTS feedback (
     question TEXT NOT NULL,
     answer TEXT NOT NULL,
     citations TEXT NOT NULL,
-    comment TEXT
+    comment TEXT,
+    size INTEGER NOT NULL DEFAULT 0
 )
 """
+ROW_OVERHEAD = 64
+"""Bytes counted per rating besides its text (ids, time, rating, SQLite's record header)."""
+MEASURE_OLD_ROWS = f"""
+UPDATE feedback SET size = {ROW_OVERHEAD} + length(CAST(question AS BLOB))
+    + length(CAST(answer AS BLOB)) + length(CAST(citations AS BLOB))
+    + COALESCE(length(CAST(comment AS BLOB)), 0)
+"""
+
+
+def create(db: sqlite3.Connection) -> None:
+    """Create the table, or give one from before the size bound its `size` column."""
+    db.execute("PRAGMA auto_vacuum = FULL")  # takes effect on a new file
+    db.execute(SCHEMA)
+    if "size" not in {row[1] for row in db.execute("PRAGMA table_info(feedback)")}:
+        db.execute("ALTER TABLE feedback ADD COLUMN size INTEGER NOT NULL DEFAULT 0")
+        db.execute(MEASURE_OLD_ROWS)
 
 
 class FeedbackStore:
     """One SQLite file; a short-lived connection per call (safe from any thread)."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, max_bytes: int) -> None:
         self.path = path
+        self.max_bytes = max_bytes
         self._ready = False
         self._lock = threading.Lock()
 
@@ -39,25 +61,46 @@ class FeedbackStore:
             if not self._ready:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
                 with closing(sqlite3.connect(self.path)) as db, db:
-                    db.execute(SCHEMA)
+                    create(db)
                 self._ready = True
         with closing(sqlite3.connect(self.path, timeout=10)) as db, db:
             db.row_factory = sqlite3.Row
             yield db
 
     def add(self, item: FeedbackIn) -> FeedbackOut:
-        """Store a rating; returns it with its id and time."""
+        """Store a rating, dropping the oldest ones while the store would exceed its bound;
+        returns the rating with its id and time."""
         created = datetime.now(UTC).isoformat(timespec="seconds")
         citations = json.dumps([c.model_dump() for c in item.citations], ensure_ascii=False)
+        texts = (item.question, item.answer, citations, item.comment or "")
+        size = ROW_OVERHEAD + sum(len(text.encode("utf-8", "surrogatepass")) for text in texts)
         with self._connect() as db:
+            self._make_room(db, size)
             cursor = db.execute(
-                "INSERT INTO feedback (created_at, rating, question, answer, citations, comment)"
-                " VALUES (?, ?, ?, ?, ?, ?)",
-                (created, item.rating, item.question, item.answer, citations, item.comment),
+                "INSERT INTO feedback"
+                " (created_at, rating, question, answer, citations, comment, size)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (created, item.rating, item.question, item.answer, citations, item.comment, size),
             )
             row_id = cursor.lastrowid
         assert row_id is not None
         return FeedbackOut(**item.model_dump(), id=row_id, created_at=created)
+
+    def _make_room(self, db: sqlite3.Connection, size: int) -> None:
+        """Delete the oldest ratings until `size` more bytes fit within the bound."""
+        (stored,) = db.execute("SELECT COALESCE(SUM(size), 0) FROM feedback").fetchone()
+        excess = stored + size - self.max_bytes
+        if excess <= 0:
+            return
+        row = db.execute(
+            "SELECT id FROM (SELECT id, SUM(size) OVER (ORDER BY id) AS freed FROM feedback)"
+            " WHERE freed >= ? ORDER BY id LIMIT 1",
+            (excess,),
+        ).fetchone()
+        if row is None:
+            db.execute("DELETE FROM feedback")
+        else:
+            db.execute("DELETE FROM feedback WHERE id <= ?", (row[0],))
 
     def recent(self, limit: int, offset: int, rating: str | None = None) -> list[FeedbackOut]:
         """Ratings, newest first, optionally only `up` or `down` ones."""

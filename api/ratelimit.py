@@ -14,6 +14,7 @@ class RateLimit:
     """`per_minute` requests per client in any 60 s; 0 turns the limit off."""
 
     def __init__(self, per_minute: int) -> None:
+        self.per_minute = per_minute
         self.item = RateLimitItemPerMinute(per_minute) if per_minute else None
         self.limiter = MovingWindowRateLimiter(MemoryStorage())
 

@@ -34,10 +34,15 @@ class Runtime:
         self.engine = engine
         self.owns_engine = False
         self.load_error: str | None = None
+        """Why the engine is not loaded, as clients may read it."""
+        self._logged_failure: str | None = None
         self.metrics = Metrics(lambda: self.engine)
         self.jobs = SyncJobs(on_finish=self._job_finished)
-        self.feedback = FeedbackStore(settings.data_dir / "feedback.sqlite3")
+        self.feedback = FeedbackStore(
+            settings.data_dir / "feedback.sqlite3", settings.feedback_max_bytes
+        )
         self.rate_limit = RateLimit(settings.ask_rate_limit)
+        self.feedback_limit = RateLimit(settings.feedback_rate_limit)
 
     def _job_finished(self, job: ReindexJob) -> None:
         self.metrics.reindex.labels(job.trigger, job.status).inc()
@@ -76,10 +81,12 @@ class Runtime:
         log.info("index loaded: %s", self.engine.store.location)
 
     def _failed(self, exc: NewsdeskError, retrying: bool) -> None:
-        if self.load_error != str(exc):
+        """Log the full reason once; clients (/ready, 503s) see its public form."""
+        if self._logged_failure != str(exc):
             then = f"; retrying every {LOAD_RETRY_SECONDS:g}s" if retrying else ""
             log.error("cannot load the index: %s%s", exc, then)
-        self.load_error = str(exc)
+            self._logged_failure = str(exc)
+        self.load_error = exc.for_clients()
 
     def close(self) -> None:
         """Let a running sync finish briefly, then release the engine's writer lock."""

@@ -5,18 +5,17 @@ from __future__ import annotations
 import json
 import math
 from datetime import date
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from index.answer.models import Citation
-from index.articles import KNOWN_KEYS, normalise_date
+from index.articles import KNOWN_KEYS, id_problem, normalise_date
 from index.engine import MAX_QUESTION_CHARS
 from index.retrieval import Filters
 
-ARTICLE_ID_PATTERN = r"^[^\x00-\x1f\x7f]*\S[^\x00-\x1f\x7f]*$"
-"""An article id: printable, not blank."""
 MAX_ID_CHARS = 512
+MAX_FEEDBACK_ANSWER_CHARS = 8000
 
 
 class ErrorBody(BaseModel):
@@ -115,8 +114,8 @@ class ArticleIn(BaseModel):
         None,
         min_length=1,
         max_length=MAX_ID_CHARS,
-        pattern=ARTICLE_ID_PATTERN,
-        description="Stable id; derived from the url (else the title and text) when omitted.",
+        description="Stable id of printable characters; derived from the url (else the title "
+        "and text) when omitted.",
     )
     title: str = Field(min_length=1, max_length=1000)
     text: str = Field(min_length=1)
@@ -139,6 +138,13 @@ class ArticleIn(BaseModel):
     def _not_blank(cls, value: str) -> str:
         if not value.strip():
             raise ValueError("must not be blank")
+        return value
+
+    @field_validator("id")
+    @classmethod
+    def _printable_id(cls, value: str | None) -> str | None:
+        if value is not None and (problem := id_problem(value)):
+            raise ValueError(problem)
         return value
 
     @field_validator("published_at")
@@ -241,6 +247,24 @@ class ReindexJob(BaseModel):
 # --------------------------------------------------------------------------- feedback
 
 
+MAX_QUOTE_CHARS = 5000
+"""Longest citation quote a rating may carry (the answerer quotes sentences)."""
+
+
+class RatedCitation(Citation):
+    """A citation as sent back with a rating: every field bounded."""
+
+    article_id: str = Field(max_length=MAX_ID_CHARS)
+    title: str = Field(max_length=1000)
+    url: str | None = Field(None, max_length=2000)
+    published_at: str | None = Field(None, max_length=64)
+    source: str | None = Field(None, max_length=200)
+    quote: str = Field(max_length=MAX_QUOTE_CHARS)
+    copies: list[Annotated[str, Field(max_length=MAX_ID_CHARS)]] = Field(
+        default_factory=list, max_length=20
+    )
+
+
 class FeedbackIn(BaseModel):
     """A rating of one answer, with what was asked and cited."""
 
@@ -261,13 +285,13 @@ class FeedbackIn(BaseModel):
 
     rating: Literal["up", "down"]
     question: str = Field(min_length=1, max_length=MAX_QUESTION_CHARS)
-    answer: str = Field(max_length=20_000)
-    citations: list[Citation] = Field(default_factory=list, max_length=20)
+    answer: str = Field(max_length=MAX_FEEDBACK_ANSWER_CHARS)
+    citations: list[RatedCitation] = Field(default_factory=list, max_length=20)
     comment: str | None = Field(None, max_length=2000)
 
     @field_validator("citations")
     @classmethod
-    def _finite_scores(cls, value: list[Citation]) -> list[Citation]:
+    def _finite_scores(cls, value: list[RatedCitation]) -> list[RatedCitation]:
         if any(not math.isfinite(c.score) for c in value):
             raise ValueError("citation scores must be finite numbers")
         return value

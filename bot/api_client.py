@@ -27,6 +27,10 @@ log = logging.getLogger("newsdesk.bot")
 MAX_QUESTION_CHARS = 2000
 """The API's limit on a question (POST /ask answers 422 beyond it)."""
 MAX_FEEDBACK_CITATIONS = 20
+MAX_FEEDBACK_ANSWER_CHARS = 8000
+MAX_QUOTE_CHARS = 5000
+"""POST /feedback's limits (api.schemas), kept here: the bot may talk to a remote API."""
+USER_HEADER = "X-Newsdesk-User"
 RETRY_STATUSES = frozenset({502, 503, 504})
 """Statuses that mean "not processed, try again shortly" (like a refused connection)."""
 
@@ -100,10 +104,13 @@ class InProcessApp(httpx.AsyncBaseTransport):
     so `start()` loads the engine and hands it to the app)."""
 
     def __init__(self, settings: Settings) -> None:
-        # Nobody else can reach this app: let the bot use the admin routes (it checks who may).
+        # Nobody else can reach this app: let the bot use the admin routes (it checks who may)
+        # and vouch for its users with the service token.
         token = settings.admin_token or SecretStr(secrets.token_urlsafe(32))
-        self.settings = settings.model_copy(update={"admin_token": token})
+        service = settings.service_token or SecretStr(secrets.token_urlsafe(32))
+        self.settings = settings.model_copy(update={"admin_token": token, "service_token": service})
         self.admin_token = token.get_secret_value()
+        self.service_token = service.get_secret_value()
         self._engine: Engine | None = None
         self._app: FastAPI | None = None
 
@@ -138,6 +145,7 @@ class ApiClient:
         http: httpx.AsyncClient,
         *,
         admin_token: str | None = None,
+        service_token: str | None = None,
         timeout: float = 60.0,
         retries: int = 2,
         backoff: float = 0.5,
@@ -145,23 +153,37 @@ class ApiClient:
     ) -> None:
         self.http = http
         self.admin_token = admin_token
+        self.service_token = service_token
         self.timeout = timeout
         self.retries = retries
         self.backoff = backoff
         self.local = local
 
     @classmethod
-    def remote(cls, url: str, *, timeout: float, admin_token: str | None) -> ApiClient:
+    def remote(
+        cls,
+        url: str,
+        *,
+        timeout: float,
+        admin_token: str | None,
+        service_token: str | None = None,
+    ) -> ApiClient:
         """A client of the API at `url`."""
         http = httpx.AsyncClient(base_url=url, timeout=httpx.Timeout(timeout, connect=10.0))
-        return cls(http, admin_token=admin_token, timeout=timeout)
+        return cls(http, admin_token=admin_token, service_token=service_token, timeout=timeout)
 
     @classmethod
     def in_process(cls, settings: Settings, *, timeout: float) -> ApiClient:
         """A client of the API app served in this process; `start()` loads its engine."""
         app = InProcessApp(settings)
         http = httpx.AsyncClient(base_url="http://newsdesk.in-process", transport=app)
-        return cls(http, admin_token=app.admin_token, timeout=timeout, local=app)
+        return cls(
+            http,
+            admin_token=app.admin_token,
+            service_token=app.service_token,
+            timeout=timeout,
+            local=app,
+        )
 
     async def start(self) -> None:
         """Get ready to answer (in-process: load the engine)."""
@@ -174,19 +196,25 @@ class ApiClient:
 
     # ----------------------------------------------------------------- routes
 
-    async def ask(self, question: str) -> Answer:
-        """POST /ask."""
-        return await self._call("POST", "/ask", Answer, json={"question": question})
+    async def ask(self, question: str, user: int | None = None) -> Answer:
+        """POST /ask, counted against Discord user `user`'s own rate limit when the bot has
+        the service token (else against the bot's address)."""
+        return await self._call("POST", "/ask", Answer, json={"question": question}, user=user)
 
-    async def feedback(self, rating: Literal["up", "down"], answer: Answer) -> None:
+    async def feedback(
+        self, rating: Literal["up", "down"], answer: Answer, user: int | None = None
+    ) -> None:
         """POST /feedback: a rating of `answer`, with what was asked and cited."""
         body = {
             "rating": rating,
             "question": answer.question[:MAX_QUESTION_CHARS],
-            "answer": answer.answer,
-            "citations": [c.model_dump() for c in answer.citations[:MAX_FEEDBACK_CITATIONS]],
+            "answer": answer.answer[:MAX_FEEDBACK_ANSWER_CHARS],
+            "citations": [
+                {**c.model_dump(), "quote": c.quote[:MAX_QUOTE_CHARS]}
+                for c in answer.citations[:MAX_FEEDBACK_CITATIONS]
+            ],
         }
-        await self._request("POST", "/feedback", json=body)
+        await self._request("POST", "/feedback", json=body, user=user)
 
     async def reindex(self) -> Job:
         """POST /reindex (admin): start syncing the API's article folders."""
@@ -211,12 +239,21 @@ class ApiClient:
             raise BackendError(BROKEN.format(rid=""), response.status_code) from None
 
     async def _request(
-        self, method: str, path: str, *, json: Any = None, admin: bool = False
+        self,
+        method: str,
+        path: str,
+        *,
+        json: Any = None,
+        admin: bool = False,
+        user: int | None = None,
     ) -> httpx.Response:
         """Send one request within the deadline, retrying transient failures."""
         headers = {}
         if admin and self.admin_token:
             headers["Authorization"] = f"Bearer {self.admin_token}"
+        elif user is not None and self.service_token:
+            headers["Authorization"] = f"Bearer {self.service_token}"
+            headers[USER_HEADER] = f"discord:{user}"
         try:
             async with asyncio.timeout(self.timeout):
                 for attempt in range(self.retries + 1):

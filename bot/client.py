@@ -89,16 +89,18 @@ class NewsdeskBot(discord.Client):
 
     # ----------------------------------------------------------------- answering
 
-    async def answer(self, question: str, *, display: str, threadable: bool) -> Reply:
-        """Ask the API (mentions left out); the answer as an embed with buttons, or an apology
-        or a hint as text."""
+    async def answer(
+        self, question: str, *, display: str, threadable: bool, user: int | None = None
+    ) -> Reply:
+        """Ask the API (mentions left out) on behalf of Discord user `user`; the answer as an
+        embed with buttons, or an apology or a hint as text."""
         question = strip_mentions(question)
         if not question:
             return Reply(content=render.notice(HOW_TO_ASK))
         if len(question) > MAX_QUESTION_CHARS:
             return Reply(content=render.notice(TOO_LONG))
         try:
-            answer = await self.api.ask(question)
+            answer = await self.api.ask(question, user=user)
         except BackendError as exc:
             return Reply(content=render.notice(str(exc)))
         return Reply(
@@ -162,7 +164,10 @@ class NewsdeskBot(discord.Client):
             asked = with_context(question, await self.earlier_questions(thread, message))
         async with channel.typing():
             reply = await self.answer(
-                asked, display=question, threadable=isinstance(channel, discord.TextChannel)
+                asked,
+                display=question,
+                threadable=isinstance(channel, discord.TextChannel),
+                user=message.author.id,
             )
         sent = await message.reply(
             content=reply.content,

@@ -38,7 +38,9 @@ async def ask(
         return
     await interaction.response.defer(thinking=True)  # at once: Discord waits 3 s, no more
     threadable = isinstance(interaction.channel, discord.TextChannel)
-    reply = await bot.answer(question, display=question, threadable=threadable)
+    reply = await bot.answer(
+        question, display=question, threadable=threadable, user=interaction.user.id
+    )
     message = await interaction.edit_original_response(
         content=reply.content, embed=reply.embed, view=reply.view, allowed_mentions=NO_MENTIONS
     )

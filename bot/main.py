@@ -38,7 +38,10 @@ def build(bot_settings: BotSettings, settings: Settings) -> NewsdeskBot:
     timeout = bot_settings.api_timeout_seconds
     if bot_settings.api_url:
         token = settings.admin_token.get_secret_value() if settings.admin_token else None
-        api = ApiClient.remote(bot_settings.api_url, timeout=timeout, admin_token=token)
+        service = settings.service_token.get_secret_value() if settings.service_token else None
+        api = ApiClient.remote(
+            bot_settings.api_url, timeout=timeout, admin_token=token, service_token=service
+        )
     else:
         api = ApiClient.in_process(settings, timeout=timeout)
     return NewsdeskBot(

@@ -106,7 +106,7 @@ async def rate(
         return
     await interaction.response.defer(ephemeral=True, thinking=True)
     try:
-        await interaction.client.api.feedback(rating, asked.answer)
+        await interaction.client.api.feedback(rating, asked.answer, user=interaction.user.id)
     except BackendError as exc:
         await say(interaction, str(exc))
         return

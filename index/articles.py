@@ -7,6 +7,7 @@ import json
 import os
 import re
 import stat
+import unicodedata
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -139,6 +140,20 @@ def scrub(value: Any) -> Any:
     return value
 
 
+NOT_PRINTABLE = frozenset({"Cc", "Cs", "Zl", "Zp"})
+"""Unicode categories an article id may not hold: C0/C1 controls and DEL, surrogates, line and
+paragraph separators (such an id could not be shown, logged or put in a URL faithfully)."""
+
+
+def id_problem(article_id: str) -> str | None:
+    """Why `article_id` cannot be an article id, or None when it can."""
+    if not article_id.strip():
+        return "the id is blank"
+    if any(unicodedata.category(ch) in NOT_PRINTABLE for ch in article_id):
+        return "the id holds control characters or line breaks; use printable characters only"
+    return None
+
+
 def from_record(record: dict[str, Any], default_id: str, where: str) -> Article:
     """An Article from a JSON object with fields id, title, text|body|content, url, ..."""
     if not isinstance(record, dict):
@@ -154,8 +169,11 @@ def from_record(record: dict[str, Any], default_id: str, where: str) -> Article:
         for k, v in ((k, flat_value(v)) for k, v in record.items() if k not in KNOWN_KEYS)
         if v is not None and v != ""
     }
+    article_id = str(record.get("id") or default_id).strip()
+    if problem := id_problem(article_id):
+        raise InvalidArticle(f"{where}: {problem}")
     return Article(
-        id=str(record.get("id") or default_id).strip(),
+        id=article_id,
         title=title or first_words(text),
         text=text,
         url=(str(record["url"]).strip() or None) if record.get("url") else None,

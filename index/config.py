@@ -86,17 +86,67 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(
         1_000_000, ge=1024, description="Larger request bodies are refused with 413."
     )
+    max_header_bytes: int = Field(
+        32_768,
+        ge=4096,
+        le=1_048_576,
+        description="`newsdesk serve` drops a connection whose request headers are larger.",
+    )
+    trusted_proxies: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Addresses or networks (comma-separated) whose X-Forwarded-For names the "
+        "client; none by default, so a client cannot pick the address its limits count.",
+    )
+    service_token: SecretStr | None = Field(
+        None,
+        description="Bearer token (16+ characters) a trusted front end (the Discord bot) sends "
+        "with X-Newsdesk-User, so each of its users has their own rate limit.",
+    )
+    feedback_rate_limit: int = Field(
+        20, ge=0, description="POST /feedback requests per minute per client; 0: no limit."
+    )
+    feedback_max_bytes: int = Field(
+        20_000_000,
+        ge=100_000,
+        description="Most bytes of ratings kept; the oldest are dropped to make room.",
+    )
+    api_docs: bool = Field(True, description="Serve the interactive API docs at /docs.")
+    metrics_auth: bool = Field(
+        False, description="GET /metrics needs the admin token (it is public otherwise)."
+    )
 
-    @field_validator("admin_token", mode="before")
+    @field_validator("admin_token", "service_token", mode="before")
     @classmethod
     def _blank_token_is_none(cls, value: object) -> object:
         return value or None
 
-    @field_validator("admin_token")
+    @field_validator("admin_token", "service_token")
     @classmethod
     def _strong_token(cls, value: SecretStr | None) -> SecretStr | None:
         if value is not None and len(value.get_secret_value()) < 16:
-            raise ValueError("the admin token must be at least 16 characters")
+            raise ValueError("a token must be at least 16 characters")
+        return value
+
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _split_proxies(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _valid_proxies(cls, value: list[str]) -> list[str]:
+        import ipaddress
+
+        for item in value:
+            try:
+                ipaddress.ip_network(item, strict=False)
+            except ValueError:
+                raise ValueError(
+                    f"trusted_proxies: {item!r} is not an IP address or network "
+                    "(e.g. 10.0.0.5 or 172.20.0.0/16)"
+                ) from None
         return value
 
     @field_validator("articles_dirs", mode="before")

@@ -2,27 +2,47 @@
 
 
 class NewsdeskError(Exception):
-    """Base class: anything Newsdesk reports to a user as a plain sentence."""
+    """Base class: anything Newsdesk reports to a user as a plain sentence.
+
+    `public`, when a class sets it, is what a remote client is told instead: the message
+    itself may name paths, process ids or server addresses, which only the log should show.
+    """
+
+    public: str | None = None
+
+    def for_clients(self) -> str:
+        """The message for someone on the other side of the network."""
+        return self.public or str(self)
 
 
 class ConfigError(NewsdeskError):
     """A setting is missing, malformed or inconsistent."""
 
+    public = "the server is misconfigured; its log says how to fix it"
+
 
 class SourceNotFound(NewsdeskError):
     """A path given as an article source does not exist."""
+
+    public = "an article folder or file the server was told to read is missing; its log names it"
 
 
 class IndexLocked(NewsdeskError):
     """Another process is already writing to this index."""
 
+    public = "another Newsdesk process is writing to this index; try again when it has finished"
+
 
 class ModelMismatch(NewsdeskError):
     """The index was built with a different embedding model than the one configured."""
 
+    public = "the index was built with another embedding model; its log says how to fix it"
+
 
 class StoreUnavailable(NewsdeskError):
     """The vector store (e.g. a Chroma server) cannot be reached."""
+
+    public = "the vector store cannot be reached; try again shortly"
 
 
 class ArticleNotFound(NewsdeskError):
@@ -39,3 +59,5 @@ class InvalidQuestion(NewsdeskError):
 
 class LLMUnavailable(NewsdeskError):
     """The LLM server of LLM answer mode cannot be reached or failed to answer."""
+
+    public = "the language model cannot answer right now; try again shortly"

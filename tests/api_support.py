@@ -44,8 +44,8 @@ def wait_for(check: Callable[[], T | None], what: str, timeout: float = 60.0) ->
 
 
 def api_settings(base: Settings, **changes: Any) -> Settings:
-    """Test settings: admin token set, rate limit off, unless `changes` say otherwise."""
-    defaults: dict[str, Any] = {"admin_token": TOKEN, "ask_rate_limit": 0}
+    """Test settings: admin token set, rate limits off, unless `changes` say otherwise."""
+    defaults: dict[str, Any] = {"admin_token": TOKEN, "ask_rate_limit": 0, "feedback_rate_limit": 0}
     return Settings(**{**base.model_dump(), **defaults, **changes}, _env_file=None)
 
 
@@ -59,12 +59,16 @@ def running_app(settings: Settings) -> Iterator[TestClient]:
 
 @contextmanager
 def live_app(settings: Settings) -> Iterator[tuple[str, FastAPI]]:
-    """The app under a real uvicorn on a loopback port, in a thread of this process."""
+    """The app under a real uvicorn on a loopback port, in a thread of this process, configured
+    as `newsdesk serve` configures it."""
     import uvicorn
+
+    from api.server import server_config
 
     app = create_app(settings)
     port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None))
+    served = settings.model_copy(update={"api_host": "127.0.0.1", "api_port": port})
+    server = uvicorn.Server(server_config(app, served, log_config=None))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     url = f"http://127.0.0.1:{port}"

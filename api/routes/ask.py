@@ -77,7 +77,7 @@ async def ask_stream(
         answer = await anyio.to_thread.run_sync(ask, abandon_on_cancel=True)
     except NewsdeskError as exc:
         yield ServerSentEvent(
-            event="error", data=error_body(status_of(exc), str(exc), request_id(request))
+            event="error", data=error_body(status_of(exc), exc.for_clients(), request_id(request))
         )
         return
     except httpx.TransportError:  # a Chroma server that went away, as in api.errors

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from api.deps import RuntimeDep
+from api.deps import FeedbackLimited, RuntimeDep
 from api.schemas import ErrorBody, FeedbackIn, FeedbackOut
 
 router = APIRouter(tags=["feedback"])
@@ -14,8 +14,15 @@ router = APIRouter(tags=["feedback"])
     "/feedback",
     response_model=FeedbackOut,
     status_code=201,
-    responses={422: {"model": ErrorBody, "description": "Invalid rating."}},
+    dependencies=[FeedbackLimited],
+    responses={
+        422: {"model": ErrorBody, "description": "Invalid rating."},
+        429: {"model": ErrorBody, "description": "Too many ratings from this client."},
+    },
 )
 def add_feedback(body: FeedbackIn, runtime: RuntimeDep) -> FeedbackOut:
-    """Record a thumbs up or down for an answer, with its question, answer and citations."""
+    """Record a thumbs up or down for an answer, with its question, answer and citations.
+
+    Rate limited per client (NEWSDESK_FEEDBACK_RATE_LIMIT a minute); the store keeps at most
+    NEWSDESK_FEEDBACK_MAX_BYTES of ratings, dropping the oldest to make room."""
     return runtime.feedback.add(body)

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import logging
+from typing import Annotated
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Depends, Response
 from fastapi.responses import JSONResponse
+from fastapi.security import HTTPAuthorizationCredentials
 from pydantic import BaseModel, Field
 
-from api.deps import EngineDep, RuntimeDep
+from api.deps import EngineDep, RuntimeDep, bearer, require_admin
 from api.errors import RETRY_AFTER_SECONDS
 from api.schemas import ErrorBody
 from index.errors import NewsdeskError
@@ -56,7 +58,9 @@ def ready(runtime: RuntimeDep) -> Readiness | JSONResponse:
     except Exception as exc:  # any failure to reach the store means "not ready"
         if not isinstance(exc, NewsdeskError):
             log.warning("readiness: the store is unreachable: %s", exc)
-        detail = str(exc) if isinstance(exc, NewsdeskError) else "the store cannot be reached"
+        detail = (
+            exc.for_clients() if isinstance(exc, NewsdeskError) else "the store cannot be reached"
+        )
         body = Readiness(status="unavailable", detail=detail)
         return JSONResponse(
             body.model_dump(), status_code=503, headers={"Retry-After": str(RETRY_AFTER_SECONDS)}
@@ -75,7 +79,22 @@ def stats(engine: EngineDep) -> IndexStats:
     return IndexStats(**{key: info[key] for key in ("articles", "chunks", "model", "last_sync")})
 
 
-@router.get("/metrics", response_class=Response, responses={200: {"content": {"text/plain": {}}}})
+async def metrics_access(
+    runtime: RuntimeDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+) -> None:
+    """The admin token, when NEWSDESK_METRICS_AUTH is on."""
+    if runtime.settings.metrics_auth:
+        await require_admin(runtime, credentials)
+
+
+@router.get(
+    "/metrics",
+    response_class=Response,
+    dependencies=[Depends(metrics_access)],
+    responses={200: {"content": {"text/plain": {}}}},
+)
 def metrics(runtime: RuntimeDep) -> Response:
-    """Prometheus text format: requests, latency, answered/refused, reindex jobs, index size."""
+    """Prometheus text format: requests, latency, answered/refused, reindex jobs, index size.
+    Needs the admin token when NEWSDESK_METRICS_AUTH is on."""
     return Response(runtime.metrics.render(), media_type=runtime.metrics.content_type)

@@ -154,7 +154,7 @@ def ask_form(
     """The form's answer rendered server-side (the page without JavaScript)."""
     filters = {"source": source.strip(), "since": since.strip(), "until": until.strip()}
     shown: dict[str, Any] = {"question": question, "filters": filters}
-    wait = runtime.rate_limit.hit(request.client.host if request.client else "unknown")
+    wait = runtime.rate_limit.hit(f"ip:{request.client.host if request.client else 'unknown'}")
     if wait is not None:
         message = f"Too many questions: try again in {wait} seconds."
         return ask_page(request, runtime, 429, {"Retry-After": str(wait)}, error=message, **shown)
@@ -174,7 +174,7 @@ def ask_form(
         )
     except NewsdeskError as exc:
         status = status_of(exc)
-        return ask_page(request, runtime, status, error=sentence(str(exc)), **shown)
+        return ask_page(request, runtime, status, error=sentence(exc.for_clients()), **shown)
     except httpx.TransportError:
         log.error("request %s: the vector store is unreachable", request_id(request))
         message = "The article store cannot be reached: try again shortly."
@@ -204,7 +204,7 @@ def read_article(
         text, meta = engine.store.article(article_id)
     except NewsdeskError as exc:
         status = status_of(exc)
-        message = "No article with this id is indexed." if status == 404 else str(exc)
+        message = "No article with this id is indexed." if status == 404 else exc.for_clients()
         return problem(request, status, message)
     authors = [a for a in (meta.get("authors") or "").split(", ") if a]
     return page(
