@@ -64,32 +64,26 @@ VALID_USER = re.compile(r"[A-Za-z0-9:._@-]{1,128}")
 """What a front end may send as X-Newsdesk-User (e.g. `discord:80351110224678912`)."""
 
 
-async def client_key(
-    request: Request,
-    runtime: RuntimeDep,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
-) -> str:
-    """Whom the rate limits count: the user a front end vouches for with the service token
-    (`X-Newsdesk-User`), else the client's address (X-Forwarded-For is believed only from
-    NEWSDESK_TRUSTED_PROXIES)."""
-    host = request.client.host if request.client else "unknown"
-    if credentials is None:
-        return f"ip:{host}"
+async def client_key(request: Request, runtime: RuntimeDep) -> str:
+    """Whom the rate limits count: the user a front end names in X-Newsdesk-User, vouched for
+    with the service token; else the client's address (X-Forwarded-For is believed only from
+    NEWSDESK_TRUSTED_PROXIES). Without X-Newsdesk-User, an Authorization header is ignored."""
+    user = request.headers.get(USER_HEADER)
+    if user is None:
+        return f"ip:{request.client.host if request.client else 'unknown'}"
     token = runtime.settings.service_token
-    sent = credentials.credentials.encode()
+    credentials = await bearer(request)
+    sent = credentials.credentials.encode() if credentials else b""
     if token is None or not hmac.compare_digest(sent, token.get_secret_value().encode()):
         raise ApiError(
             401,
-            "the bearer token is not the service token; ask without one, or set "
-            "NEWSDESK_SERVICE_TOKEN on the server and send it",
+            f"{USER_HEADER} needs 'Authorization: Bearer <NEWSDESK_SERVICE_TOKEN>'; "
+            "ask without the header otherwise",
             {"WWW-Authenticate": "Bearer"},
         )
-    user = request.headers.get(USER_HEADER, "")
     if not VALID_USER.fullmatch(user):
         raise ApiError(
-            422,
-            f"with the service token, send {USER_HEADER}: 1-128 letters, digits or ':._@-' "
-            "naming the user asking",
+            422, f"{USER_HEADER} must be 1-128 letters, digits or ':._@-' naming the user asking"
         )
     return f"user:{user}"
 

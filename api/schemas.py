@@ -297,13 +297,16 @@ class FeedbackIn(BaseModel):
         return value
 
 
-class FeedbackOut(FeedbackIn):
-    """A stored rating."""
-
-    model_config = ConfigDict(extra="forbid", json_schema_extra=None)
+class FeedbackOut(BaseModel):
+    """A stored rating (as sent; ratings stored before the field caps may exceed them)."""
 
     id: int
     created_at: str
+    rating: Literal["up", "down"]
+    question: str
+    answer: str
+    citations: list[Citation]
+    comment: str | None = None
 
 
 class FeedbackPage(BaseModel):

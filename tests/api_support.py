@@ -58,9 +58,9 @@ def running_app(settings: Settings) -> Iterator[TestClient]:
 
 
 @contextmanager
-def live_app(settings: Settings) -> Iterator[tuple[str, FastAPI]]:
+def live_app(settings: Settings, wait_ready: bool = True) -> Iterator[tuple[str, FastAPI]]:
     """The app under a real uvicorn on a loopback port, in a thread of this process, configured
-    as `newsdesk serve` configures it."""
+    as `newsdesk serve` configures it; yielded once ready (or only serving: `wait_ready`)."""
     import uvicorn
 
     from api.server import server_config
@@ -75,7 +75,8 @@ def live_app(settings: Settings) -> Iterator[tuple[str, FastAPI]]:
 
     def ready() -> bool:
         try:
-            return httpx.get(f"{url}/ready", timeout=5).status_code == 200
+            probe = "/ready" if wait_ready else "/health"
+            return httpx.get(f"{url}{probe}", timeout=5).status_code == 200
         except httpx.TransportError:
             return False
 

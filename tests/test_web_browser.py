@@ -454,3 +454,26 @@ def test_without_javascript_the_form_posts_and_the_server_renders_the_answer(
         assert page.locator("main script, main img").count() == 0
     finally:
         page.context.close()
+
+
+# --------------------------------------------------------------------------- the API docs
+
+
+def test_the_api_docs_render_from_shipped_files_under_their_csp(
+    browser: Browser, server: Server, page: Page
+) -> None:
+    from playwright.sync_api import expect
+
+    watch = Watch(page)
+    elsewhere: list[str] = []
+    page.on(
+        "request",
+        lambda r: None if r.url.startswith(server.url) else elsewhere.append(r.url),
+    )
+    page.goto(f"{server.url}/docs")
+    stream = page.locator('.opblock-summary-path[data-path="/ask/stream"]')
+    expect(stream).to_be_visible()
+    stream.click()  # opens the operation: its parameters and responses
+    expect(page.locator(".opblock-body").first).to_be_visible()
+    screenshot(page, "api-docs.png")
+    assert watch.errors == [] and elsewhere == []
