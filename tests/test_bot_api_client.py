@@ -97,6 +97,30 @@ async def test_feedback_is_recorded_by_the_app(engine: Engine) -> None:
     assert len(stored.citations) == 20
 
 
+async def test_each_discord_user_has_their_own_rate_limit(engine: Engine) -> None:
+    service = "service-token-for-the-bot-tests"
+    app = create_app(
+        api_settings(engine.settings, ask_rate_limit=2, service_token=service), engine=engine
+    )
+    transport = httpx.ASGITransport(app=app)
+    http = httpx.AsyncClient(transport=transport, base_url="http://newsdesk")
+    api = ApiClient(http, admin_token=TOKEN, service_token=service, backoff=0)
+    async with api.http:
+        first = [await api.ask(BRIDGE, user=1), await api.ask(BRIDGE, user=1)]
+        limited = await failure(api.ask(BRIDGE, user=1))
+        other = await api.ask(BRIDGE, user=2)
+        long_quote = other.model_copy(
+            update={
+                "citations": [c.model_copy(update={"quote": "q" * 9000}) for c in other.citations]
+            }
+        )
+        await api.feedback("up", long_quote, user=2)  # trimmed to the API's cap, not refused
+    assert all(a.answered for a in first) and other.answered
+    assert limited.status == 429
+    (stored,) = app.state.runtime.feedback.recent(1, 0)  # the newest
+    assert {len(c.quote) for c in stored.citations} == {5000}
+
+
 async def test_stats_and_reindex_through_the_admin_routes(engine: Engine) -> None:
     corpus = engine.settings.data_dir.parent / "corpus"
     api, _ = app_client(engine, engine.settings, articles_dirs=[corpus])
