@@ -3,14 +3,10 @@
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from index.config import Settings
 from index.errors import ConfigError, SourceNotFound
-
-if TYPE_CHECKING:
-    import uvicorn
-    from starlette.types import ASGIApp
 
 SERVER_ENV = {"OMP_NUM_THREADS": "1"}
 """Set (unless already set) before torch loads. Each request runs in its own thread; torch's
@@ -34,24 +30,18 @@ def serve(settings: Settings) -> None:
     for folder in settings.articles_dirs:
         if not folder.is_dir():
             raise SourceNotFound(f"NEWSDESK_ARTICLES_DIRS names a missing folder: {folder}")
-    uvicorn.Server(server_config(create_app(settings), settings, LOG_CONFIG)).run()
+    uvicorn.run(create_app(settings), log_config=LOG_CONFIG, **server_options(settings))
 
 
-def server_config(
-    app: ASGIApp, settings: Settings, log_config: dict[str, Any] | None
-) -> uvicorn.Config:
+def server_options(settings: Settings) -> dict[str, Any]:
     """How uvicorn serves the app: h11, whose parser bounds the request head at
     `max_header_bytes` (httptools reads any size), and no proxy headers of its own: the app
     believes X-Forwarded-For only from NEWSDESK_TRUSTED_PROXIES (api.app)."""
-    import uvicorn
-
-    return uvicorn.Config(
-        app,
-        host=settings.api_host,
-        port=settings.api_port,
-        log_config=log_config,
-        access_log=False,
-        http="h11",
-        h11_max_incomplete_event_size=settings.max_header_bytes,
-        proxy_headers=False,
-    )
+    return {
+        "host": settings.api_host,
+        "port": settings.api_port,
+        "access_log": False,
+        "http": "h11",
+        "h11_max_incomplete_event_size": settings.max_header_bytes,
+        "proxy_headers": False,
+    }

@@ -63,12 +63,12 @@ def live_app(settings: Settings, wait_ready: bool = True) -> Iterator[tuple[str,
     as `newsdesk serve` configures it; yielded once ready (or only serving: `wait_ready`)."""
     import uvicorn
 
-    from api.server import server_config
+    from api.server import server_options
 
     app = create_app(settings)
     port = free_port()
     served = settings.model_copy(update={"api_host": "127.0.0.1", "api_port": port})
-    server = uvicorn.Server(server_config(app, served, log_config=None))
+    server = uvicorn.Server(uvicorn.Config(app, log_config=None, **server_options(served)))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     url = f"http://127.0.0.1:{port}"

@@ -94,19 +94,26 @@ def test_feedback_fields_over_their_cap_are_422(
         assert app.state.runtime.feedback.recent(limit=10, offset=0) == []
 
 
-def test_the_feedback_store_drops_the_oldest_to_stay_under_its_cap(tmp_path: Path) -> None:
+@pytest.mark.parametrize("quote_chars", [10, 400, 4900])
+def test_the_feedback_store_file_stays_under_its_cap(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], quote_chars: int
+) -> None:
     cap = 200_000
     store = FeedbackStore(tmp_path / "feedback.sqlite3", max_bytes=cap)
-    for i in range(500):  # ~2.6 MB offered
-        store.add(FeedbackIn.model_validate({**rating(f"{i:04d} " + "q" * 4900), "comment": "c"}))
-    with sqlite3.connect(store.path) as db:
-        (kept_bytes,) = db.execute("SELECT SUM(size) FROM feedback").fetchone()
-    kept = store.recent(limit=1000, offset=0)
+    count = 800_000 // (quote_chars + 400)  # ~0.8 MB offered, 4 times the cap
+    for i in range(count):
+        store.add(FeedbackIn.model_validate(rating(f"{i:05d} " + "q" * quote_chars)))
+    kept = store.recent(limit=10_000, offset=0)
     file_size = store.path.stat().st_size
-    assert kept_bytes <= cap and file_size <= cap * 1.25
-    assert kept[0].citations[0].quote.startswith("0499 ")  # the newest is kept …
+    assert file_size <= cap
+    assert kept[0].citations[0].quote.startswith(f"{count - 1:05d} ")  # the newest is kept …
     assert [r.id for r in kept] == list(range(kept[0].id, kept[0].id - len(kept), -1))
-    assert 30 <= len(kept) < 40  # … with the ones just before it, and nothing older
+    assert len(kept) * (quote_chars + 300) > cap / 2  # … with the ones just before it
+    print_figures(
+        capsys,
+        f"feedback store, {quote_chars}-character quotes",
+        {"offered": f"{count} ratings", "kept": len(kept), "file": f"{file_size:,} B of {cap:,}"},
+    )
 
 
 def test_a_feedback_store_from_before_the_cap_is_measured(tmp_path: Path) -> None:
@@ -123,9 +130,9 @@ def test_a_feedback_store_from_before_the_cap_is_measured(tmp_path: Path) -> Non
                 " VALUES ('2025-01-01', 'up', 'q', ?, '[]')",
                 ("a" * 20_000,),
             )
-    store = FeedbackStore(path, max_bytes=100_000)
+    store = FeedbackStore(path, max_bytes=133_400)  # 100,050 bytes of ratings
     store.add(FeedbackIn.model_validate(rating()))
-    assert len(store.recent(limit=100, offset=0)) == 5  # 5 old ones fit beside the new one
+    assert len(store.recent(limit=100, offset=0)) == 5  # 4 old ones (20 KB each) fit beside it
 
 
 # ----------------------------------------------------------------- whom a limit counts
@@ -306,13 +313,18 @@ def raw_request(url: str, header_bytes: int) -> bytes:
     return received
 
 
-def test_request_headers_are_bounded(fake_settings: Settings) -> None:
+def test_request_headers_are_bounded(
+    fake_settings: Settings, capsys: pytest.CaptureFixture[str]
+) -> None:
     with live_app(api_settings(fake_settings)) as (url, _):
         small = raw_request(url, 1_000)
         big = raw_request(url, 200_000)
+        started = time.monotonic()
         huge = raw_request(url, 32_000_000)
+        seconds = time.monotonic() - started
     assert small.startswith(b"HTTP/1.1 200")
-    assert not big.startswith(b"HTTP/1.1 200") and not huge.startswith(b"HTTP/1.1 200")
+    assert big.startswith(b"HTTP/1.1 400") and huge.startswith(b"HTTP/1.1 400")
+    print_figures(capsys, "header bound", {"32 MB header": f"400 in {seconds * 1000:.0f} ms"})
 
 
 def test_metrics_can_require_the_admin_token(fake_settings: Settings) -> None:
