@@ -329,3 +329,38 @@ def test_each_hostile_input_is_read_or_skipped(
     assert set(got) == set(expected)
     for key, wanted in expected.items():
         assert wanted in got[key], (key, got[key])
+
+
+@pytest.mark.integration
+@pytest.mark.slow
+def test_a_file_of_80000_one_word_sentences_does_not_stop_a_sync(
+    tmp_path: Path,
+    real_engine: Engine,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """240 KB of `a. ` failed a watch sync with NLTK's `TimeoutError` (its regex guard stops a
+    scan after 5 s; this one took over 2 s on an idle core) and none of the 5 articles beside it
+    were indexed. A 1 s guard here stands for a machine five times slower."""
+    import nltk.redos
+
+    from tests.reliability_support import write_corpus
+
+    monkeypatch.setattr(nltk.redos, "DEFAULT_TIMEOUT", 1.0)
+    folder = tmp_path / "folder"
+    normal = {p.relative_to(folder).as_posix() for p in write_corpus(folder, 5)}
+    (folder / "tiny-sentences.txt").write_text("Tiny sentences\n\n" + "a. " * 80_000)
+    report = real_engine.sync([folder])
+    assert (report.added, report.skipped) == (6, [])
+    records = real_engine.store.records()
+    assert normal | {"tiny-sentences.txt"} == set(records)
+    print_figures(
+        capsys,
+        "240 KB of one-word sentences",
+        {
+            "articles indexed": f"{report.added}/6",
+            "skipped": len(report.skipped),
+            "its chunks": records["tiny-sentences.txt"]["n_chunks"],
+            "sync": f"{report.seconds:.1f} s",
+        },
+    )
