@@ -68,6 +68,8 @@ async def watch_articles(runtime: Runtime, stop: anyio.Event) -> None:
             log.warning("%s; restarting in %g s", status.detail, delay)
             with anyio.move_on_after(delay):
                 await stop.wait()
+            if stop.is_set():
+                return
             delay = min(delay * 2, MAX_RESTART_SECONDS)
             status.restarts += 1
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 import time
 from pathlib import Path
@@ -127,3 +128,34 @@ def test_watching_survives_a_file_name_that_is_not_utf8(
         "watch: name not UTF-8",
         {"next file answerable after": f"{answerable:.1f} s", "watcher restarts": int(restarts)},
     )
+
+
+def test_a_watcher_that_keeps_stopping_restarts_ever_later_and_says_so(
+    fake_settings: Settings, corpus: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import anyio
+
+    from api import watch
+    from api.runtime import Runtime
+
+    runtime = Runtime(api_settings(fake_settings, articles_dirs=[corpus], watch=True))
+    starts: list[float] = []
+
+    async def stops_at_once(runtime: Runtime, stop: anyio.Event) -> None:
+        starts.append(anyio.current_time())
+        if len(starts) == 5:
+            stop.set()
+        raise RuntimeError("Unable to decode path")
+
+    monkeypatch.setattr(watch, "watch_once", stops_at_once)
+    monkeypatch.setattr(watch, "RESTART_SECONDS", 0.05)
+    monkeypatch.setattr(watch, "MAX_RESTART_SECONDS", 0.2)
+    anyio.run(watch.watch_articles, runtime, anyio.Event())
+
+    gaps = [b - a for a, b in itertools.pairwise(starts)]
+    assert all(g >= want for g, want in zip(gaps, [0.05, 0.1, 0.2, 0.2], strict=True)), gaps
+    assert runtime.watcher.state == "degraded" and runtime.watcher.restarts == 4
+    assert "RuntimeError: Unable to decode path" in (runtime.watcher.detail or "")
+    scrape = runtime.metrics.registry.get_sample_value
+    assert scrape("newsdesk_watcher_up") == 0
+    assert scrape("newsdesk_watcher_restarts_total") == 4
