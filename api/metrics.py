@@ -13,10 +13,11 @@ from prometheus_client import (
     Histogram,
     generate_latest,
 )
-from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 if TYPE_CHECKING:
+    from api.runtime import WatcherStatus
     from index.engine import Engine
 
 log = logging.getLogger("newsdesk.api")
@@ -46,12 +47,36 @@ class IndexCollector(Collector):
             yield GaugeMetricFamily("newsdesk_chunks", "Chunks indexed", counts["chunks"])
 
 
+class WatcherCollector(Collector):
+    """Whether `serve --watch` is watching, and how often it restarted (only with --watch)."""
+
+    def __init__(self, status: Callable[[], WatcherStatus]) -> None:
+        self.status = status
+
+    def collect(self) -> Iterator[GaugeMetricFamily | CounterMetricFamily]:
+        status = self.status()
+        if status.state == "off":
+            return
+        yield GaugeMetricFamily(
+            "newsdesk_watcher_up",
+            "1 while the article folders are watched, 0 while watching is down",
+            value=int(status.state == "ok"),
+        )
+        yield CounterMetricFamily(
+            "newsdesk_watcher_restarts",
+            "Restarts of the folder watcher after it stopped",
+            value=status.restarts,
+        )
+
+
 class Metrics:
     """Request counts and latency, answered/refused answers, reindex jobs, index size."""
 
     content_type = CONTENT_TYPE_LATEST
 
-    def __init__(self, engine: Callable[[], Engine | None]) -> None:
+    def __init__(
+        self, engine: Callable[[], Engine | None], watcher: Callable[[], WatcherStatus]
+    ) -> None:
         self.registry = CollectorRegistry()
         self.requests = Counter(
             "newsdesk_http_requests",
@@ -79,6 +104,7 @@ class Metrics:
             registry=self.registry,
         )
         self.registry.register(IndexCollector(engine))
+        self.registry.register(WatcherCollector(watcher))
 
     def request(self, method: str, route: str, status: int, seconds: float) -> None:
         self.requests.labels(method, route, str(status)).inc()

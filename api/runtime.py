@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Literal
 
 import anyio
 
@@ -26,6 +27,16 @@ SHUTDOWN_WAIT_SECONDS = 5.0
 """How long shutdown waits for a running sync (an interrupted sync is redone next time)."""
 
 
+@dataclass
+class WatcherStatus:
+    """How `serve --watch` is doing: `off` without --watch, `starting` until the index is loaded,
+    `ok` while watching, `degraded` while stopped and waiting to restart (`detail` says why)."""
+
+    state: Literal["off", "starting", "ok", "degraded"] = "off"
+    detail: str | None = None
+    restarts: int = 0
+
+
 class Runtime:
     """The app's long-lived parts; `engine` is None until loaded (then /ready says so)."""
 
@@ -36,7 +47,8 @@ class Runtime:
         self.load_error: str | None = None
         """Why the engine is not loaded, as clients may read it."""
         self._logged_failure: str | None = None
-        self.metrics = Metrics(lambda: self.engine)
+        self.watcher = WatcherStatus("starting" if settings.watch else "off")
+        self.metrics = Metrics(lambda: self.engine, lambda: self.watcher)
         self.jobs = SyncJobs(on_finish=self._job_finished)
         self.feedback = FeedbackStore(
             settings.data_dir / "feedback.sqlite3", settings.feedback_max_bytes

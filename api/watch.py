@@ -17,6 +17,10 @@ log = logging.getLogger("newsdesk.api")
 QUIET_MS = 300
 """A burst of changes ends after this long without a new one (at most the debounce setting)."""
 BUSY_POLL_SECONDS = 0.5
+RESTART_SECONDS = 1.0
+"""Wait before restarting a stopped watcher; doubled at each stop in a row."""
+MAX_RESTART_SECONDS = 60.0
+"""The longest wait between restarts; a watcher that ran this long starts over at the first."""
 
 
 class ArticleFilter(DefaultFilter):
@@ -44,10 +48,38 @@ async def sync_when_free(runtime: Runtime) -> None:
 
 
 async def watch_articles(runtime: Runtime, stop: anyio.Event) -> None:
-    """Sync once at start (the folders may have changed while we were down), then on changes."""
+    """Watch the article folders until `stop`; restart watching whenever it stops.
+
+    watchfiles stops for good at some events (a file name that is not UTF-8: "Unable to decode
+    path"), so a stopped watcher is started anew after RESTART_SECONDS, doubling up to
+    MAX_RESTART_SECONDS while it keeps stopping; meanwhile /ready and /metrics say so.
+    """
+    status = runtime.watcher
+    delay = RESTART_SECONDS
+    while not stop.is_set():
+        started = anyio.current_time()
+        try:
+            await watch_once(runtime, stop)
+        except Exception as exc:  # whatever stops watching, the API keeps serving
+            if anyio.current_time() - started > MAX_RESTART_SECONDS:
+                delay = RESTART_SECONDS  # it had been running well
+            status.state = "degraded"
+            status.detail = f"watching the article folders stopped ({type(exc).__name__}: {exc})"
+            log.warning("%s; restarting in %g s", status.detail, delay)
+            with anyio.move_on_after(delay):
+                await stop.wait()
+            if stop.is_set():
+                return
+            delay = min(delay * 2, MAX_RESTART_SECONDS)
+            status.restarts += 1
+
+
+async def watch_once(runtime: Runtime, stop: anyio.Event) -> None:
+    """Sync once (the folders may have changed while nobody watched), then on every change."""
     dirs = runtime.settings.articles_dirs
     debounce = runtime.settings.watch_debounce_ms
     log.info("watching %s for article changes", ", ".join(str(d) for d in dirs))
+    runtime.watcher.state, runtime.watcher.detail = "ok", None
     await sync_when_free(runtime)
     async for changes in awatch(
         *dirs,
@@ -55,6 +87,7 @@ async def watch_articles(runtime: Runtime, stop: anyio.Event) -> None:
         debounce=debounce,
         step=min(QUIET_MS, debounce),
         stop_event=stop,
+        ignore_permission_denied=True,
     ):
         log.info("watch: %d change(s) in the article folders", len(changes))
         await sync_when_free(runtime)

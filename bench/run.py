@@ -70,7 +70,7 @@ def embedding_floor(engine: object, sources: list[Path]) -> tuple[float, int]:
     group by length to pad least); and the number of chunks."""
     from index.articles import Article, iter_source
     from index.engine import Engine
-    from index.sync import BATCH_CHUNKS, batched_by_chunks, origin_of
+    from index.sync import BATCH_CHUNKS, batched_by_chunks, origin_of, prepare
 
     assert isinstance(engine, Engine)
     texts: list[list[str]] = []
@@ -80,13 +80,13 @@ def embedding_floor(engine: object, sources: list[Path]) -> tuple[float, int]:
         articles = [
             a for a in iter_source(source, engine.settings.max_file_bytes) if isinstance(a, Article)
         ]
-        for batch in batched_by_chunks(
-            articles, engine.indexer.chunker, origin_of(source), BATCH_CHUNKS
-        ):
+        chunker, origin = engine.indexer.chunker, origin_of(source)
+        prepared = (prepare(a, chunker, origin) for a in articles)
+        for batch in batched_by_chunks(prepared, BATCH_CHUNKS):
             texts.append(
                 [
                     n.get_content(metadata_mode=MetadataMode.EMBED)
-                    for _, nodes in batch
+                    for _, nodes, _ in batch
                     for n in nodes
                 ]
             )

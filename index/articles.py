@@ -145,11 +145,16 @@ NOT_PRINTABLE = frozenset({"Cc", "Cs", "Zl", "Zp"})
 paragraph separators (such an id could not be shown, logged or put in a URL faithfully)."""
 
 
+def unprintable(text: str) -> bool:
+    """Whether `text` holds a character of the NOT_PRINTABLE categories."""
+    return any(unicodedata.category(ch) in NOT_PRINTABLE for ch in text)
+
+
 def id_problem(article_id: str) -> str | None:
     """Why `article_id` cannot be an article id, or None when it can."""
     if not article_id.strip():
         return "the id is blank"
-    if any(unicodedata.category(ch) in NOT_PRINTABLE for ch in article_id):
+    if unprintable(article_id):
         return "the id holds control characters or line breaks; use printable characters only"
     return None
 
@@ -459,21 +464,51 @@ def iter_source(source: Path, max_bytes: int) -> Iterator[Article | Skipped]:
             yield from read_file(path, rel, max_bytes)
 
 
+def name_problem(name: str) -> str | None:
+    """Why a file or folder name cannot be part of an article id, if it cannot: bytes that are
+    not UTF-8 (`os.fsdecode` keeps them as lone surrogates) or control characters."""
+    if LONE_SURROGATE.search(name):
+        return "name is not valid UTF-8"
+    if unprintable(name):
+        return "name contains control characters (such as a newline)"
+    return None
+
+
 def walk_files(root: Path) -> Iterable[tuple[Path, str, str | None]]:
     """Article files under root in a stable order, as (path, relative id, problem or None).
 
     Hidden files and folders, documentation files and unsupported suffixes are left out;
-    a symlink is read only when it resolves to a file inside root.
+    a symlink is read only when it resolves to a file inside root. Files and folders whose
+    names cannot make an id are never opened (watchfiles stops at any event for a name that
+    is not UTF-8, opening the file included); neither are folders that cannot be listed.
     """
-    for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
-        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+    unlisted: list[OSError] = []
+
+    def problems() -> Iterator[tuple[Path, str, str | None]]:
+        while unlisted:
+            exc = unlisted.pop(0)
+            path = Path(exc.filename)
+            rel = scrub(path.relative_to(root).as_posix()) + "/"
+            yield path, rel, f"cannot list folder ({exc.strerror or exc})"
+
+    for dirpath, dirnames, filenames in os.walk(root, onerror=unlisted.append, followlinks=False):
+        yield from problems()
+        here = Path(dirpath)
+        for name in sorted(dirnames):
+            if not name.startswith(".") and (problem := name_problem(name)):
+                rel = scrub((here / name).relative_to(root).as_posix())
+                yield here / name, rel + "/", f"folder {problem}: its files are not read"
+        dirnames[:] = sorted(d for d in dirnames if not d.startswith(".") and not name_problem(d))
         for name in sorted(filenames):
             if name.startswith(".") or NOT_ARTICLES.match(name):
                 continue
-            path = Path(dirpath) / name
+            path = here / name
             if path.suffix.lower() not in SUPPORTED_SUFFIXES:
                 continue
-            rel = scrub(path.relative_to(root).as_posix())  # a name in another encoding
+            rel = scrub(path.relative_to(root).as_posix())
+            if problem := name_problem(name):
+                yield path, rel, f"file {problem}: rename it to index it"
+                continue
             if path.is_symlink():
                 try:
                     target = path.resolve()
@@ -487,3 +522,4 @@ def walk_files(root: Path) -> Iterable[tuple[Path, str, str | None]]:
                     yield path, rel, "symlink does not point to a file"
                     continue
             yield path, rel, None
+    yield from problems()

@@ -7,8 +7,9 @@ from datetime import datetime
 from llama_index.core import Document
 from llama_index.core.node_parser import SentenceSplitter
 from llama_index.core.schema import TextNode
-from llama_index.core.utils import get_tokenizer
+from llama_index.core.utils import get_tokenizer, globals_helper
 
+from index.answer.sentences import punkt_spans
 from index.articles import Article
 
 EMBEDDED_KEYS = {"title"}
@@ -46,12 +47,24 @@ def article_metadata(article: Article, origin: str) -> dict[str, str | int]:
     return metadata
 
 
+def sentence_pieces(text: str) -> list[str]:
+    """LlamaIndex's own sentence split (each sentence runs to where the next starts), with
+    Punkt reading a bounded window at a time (`punkt_spans`): the same pieces for ordinary
+    text, and no `TimeoutError` for a long run of tiny sentences."""
+    starts = [a for a, _ in punkt_spans(text, globals_helper.punkt_tokenizer)]
+    if not starts:
+        return []
+    return [text[a:b] for a, b in zip(starts, [*starts[1:], len(text)], strict=True)]
+
+
 class Chunker:
     """Sentence-aware chunking with LlamaIndex's SentenceSplitter."""
 
     def __init__(self, chunk_size: int, chunk_overlap: int) -> None:
         self.splitter = SentenceSplitter(
-            chunk_size=chunk_size, chunk_overlap=min(chunk_overlap, chunk_size // 2)
+            chunk_size=chunk_size,
+            chunk_overlap=min(chunk_overlap, chunk_size // 2),
+            chunking_tokenizer_fn=sentence_pieces,
         )
 
     def too_long_to_embed(self, title: str) -> bool:

@@ -13,6 +13,7 @@ unchanged by the quantisation: vectors are re-normalised when read).
 from __future__ import annotations
 
 import base64
+import bisect
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -21,7 +22,7 @@ from typing import Any, Protocol
 import numpy as np
 from llama_index.core.schema import MetadataMode, TextNode
 
-from index.answer.sentences import Sentence, split_sentences
+from index.answer.sentences import Sentence
 
 Spans = list[tuple[int, int]]
 
@@ -109,11 +110,11 @@ class SpanPlan:
     """Per input: its article's position and the sentence each of its spans belongs to."""
 
 
-def plan_spans(texts: list[str], nodes: list[list[TextNode]]) -> SpanPlan:
-    """Split the articles (`texts[i]` is the text `nodes[i]` were cut from) into sentences and
-    place them in the chunks. Plain Python, so a sync does it off the thread that runs the
-    model."""
-    plan = SpanPlan([split_sentences(text) for text in texts], [], [], [])
+def plan_spans(sentences: list[list[Sentence]], nodes: list[list[TextNode]]) -> SpanPlan:
+    """Place the articles' sentences (`sentences[i]` of the text `nodes[i]` were cut from, by
+    `split_sentences`) in the chunks. Plain Python, so a sync does it off the thread that runs
+    the model."""
+    plan = SpanPlan(sentences, [], [], [])
     for a, article_nodes in enumerate(nodes):
         for node in article_nodes:
             embed_text = node.get_content(metadata_mode=MetadataMode.EMBED)
@@ -171,7 +172,11 @@ def chunk_spans(
     shift = len(embed_text) - len(node.text) - start
     local: Spans = []
     which: list[int] = []
-    for i, sentence in enumerate(sentences):
+    first = bisect.bisect_right(sentences, start, key=lambda s: s.end)  # sentences are in order
+    for i in range(first, len(sentences)):
+        sentence = sentences[i]
+        if sentence.start >= end:
+            break
         a, b = max(sentence.start, start), min(sentence.end, end)
         if a < b:
             local.append((a + shift, b + shift))

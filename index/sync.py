@@ -12,6 +12,7 @@ from typing import Any
 
 from llama_index.core.schema import TextNode
 
+from index.answer.sentences import Sentence, split_sentences
 from index.articles import Article, Skipped, iter_source
 from index.chunking import Chunker
 from index.config import Settings
@@ -30,6 +31,8 @@ by the next sync even when its text is unchanged."""
 
 Progress = Callable[[int, int], None]
 """Called with (articles done, articles to embed) while a sync works."""
+Prepared = tuple[Article, list[TextNode], list[Sentence]]
+"""An article with its chunks and its sentences, ready to embed."""
 
 
 @dataclass
@@ -109,11 +112,28 @@ class Indexer:
                 report.added += 1
         replacing = {a.id for a in pending if a.id in mine}
         gone = sorted(set(mine) - seen)
-        report.removed = len(gone)
         report.chunks_removed += sum(mine[i].n_chunks for i in gone)
         if pending or gone:
             self.store.begin_write()
-        report.chunks_added = self._write(pending, origin, progress, replacing)
+        failed: list[Skipped] = []
+
+        def prepared() -> Iterable[Prepared]:
+            for article in pending:
+                try:
+                    yield prepare(article, self.chunker, origin)
+                except InvalidArticle as exc:  # this article is skipped, not the sync
+                    failed.append(Skipped(article.id, str(exc)))
+
+        batches = batched_by_chunks(prepared(), BATCH_CHUNKS)
+        report.chunks_added = self._write(batches, len(pending), origin, progress, replacing)
+        for item in failed:  # not indexed now, so not kept in an older version either
+            report.skipped.append({"path": item.path, "reason": item.reason})
+            if item.path in mine:
+                report.updated -= 1
+                gone.append(item.path)
+            else:
+                report.added -= 1
+        report.removed = len(gone)
         self._remove(gone)
         if pending or gone:
             self._changed()
@@ -131,6 +151,7 @@ class Indexer:
         if current(previous, article):
             report.unchanged = 1
         else:
+            ready = prepare(article, self.chunker, origin)  # InvalidArticle: nothing written
             if previous:
                 report.updated = 1
                 report.chunks_removed = previous.n_chunks
@@ -138,7 +159,7 @@ class Indexer:
                 report.added = 1
             self.store.begin_write()
             replacing = {article.id} if previous else set()
-            report.chunks_added = self._write([article], origin, None, replacing)
+            report.chunks_added = self._write([[ready]], 1, origin, None, replacing)
             self._changed()
         report.seconds = round(time.perf_counter() - started, 3)
         return report
@@ -173,37 +194,38 @@ class Indexer:
 
     def _write(
         self,
-        articles: list[Article],
+        batches: Iterable[list[Prepared]],
+        total: int,
         origin: str,
         progress: Progress | None,
         replacing: set[str],
     ) -> int:
-        """Chunk, embed and store articles in batches; returns the number of chunks written.
+        """Embed and store `total` articles in batches; returns the number of chunks written.
 
         Order per batch: delete the old chunks and texts of the articles in `replacing` (the
         others have none), add the new ones, then record the articles' hashes. A crash
         anywhere leaves old hashes (or none) behind, so the next sync redoes exactly those
         articles; chunks a crash left of new, unrecorded articles are removed by
-        `_recover` before the next write. One helper thread chunks the next batch (and places
-        its sentences: `plan_spans`) and stores the previous one while the model embeds this
-        one, so the model's thread does little else; batches are stored in order, each whole.
+        `_recover` before the next write. One helper thread prepares the next batch (reads
+        `batches`, places its sentences: `plan_spans`) and stores the previous one while the
+        model embeds this one, so the model's thread does little else; batches are stored in
+        order, each whole.
         """
-        total = len(articles)
         written = 0
         done = 0
         if progress:
             progress(0, total)
-        batches = (
-            (batch, plan_spans([a.text for a, _ in batch], [n for _, n in batch]))
-            for batch in batched_by_chunks(articles, self.chunker, origin, BATCH_CHUNKS)
+        planned_batches = (
+            (batch, plan_spans([s for _, _, s in batch], [n for _, n, _ in batch]))
+            for batch in batches
         )
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="newsdesk-sync") as helper:
-            upcoming = helper.submit(next, batches, None)
+            upcoming = helper.submit(next, planned_batches, None)
             stored: Future[None] | None = None
             while (planned := upcoming.result()) is not None:
-                upcoming = helper.submit(next, batches, None)
+                upcoming = helper.submit(next, planned_batches, None)
                 batch, plan = planned
-                nodes = [node for _, article_nodes in batch for node in article_nodes]
+                nodes = [node for _, article_nodes, _ in batch for node in article_nodes]
                 vectors, sentences = embed_articles(self.embedder, plan)
                 for node, vector in zip(nodes, vectors, strict=True):
                     node.embedding = vector
@@ -217,12 +239,12 @@ class Indexer:
             if stored is not None:
                 stored.result()
         if progress and total:
-            progress(done, total)
+            progress(total, total)  # those not done were skipped
         return written
 
     def _store(
         self,
-        batch: list[tuple[Article, list[TextNode]]],
+        batch: list[Prepared],
         nodes: list[TextNode],
         sentences: list[SentenceVectors],
         origin: str,
@@ -230,13 +252,13 @@ class Indexer:
     ) -> None:
         """Write a batch of articles to the store: old chunks and texts out (of articles being
         replaced), new chunks, texts and sentence vectors in, records last."""
-        self.store.delete_chunks([a.id for a, _ in batch if a.id in replacing])
+        self.store.delete_chunks([a.id for a, _, _ in batch if a.id in replacing])
         if nodes:
             self.store.put_chunks(nodes)
         self.store.put_texts(
-            {a.id: (a.text, vectors) for (a, _), vectors in zip(batch, sentences, strict=True)}
+            {a.id: (a.text, vectors) for (a, _, _), vectors in zip(batch, sentences, strict=True)}
         )
-        self.store.put_records({a.id: record(a, origin, len(n)) for a, n in batch})
+        self.store.put_records({a.id: record(a, origin, len(n)) for a, n, _ in batch})
 
     def _remove(self, article_ids: list[str]) -> None:
         """Delete articles' chunks first, then their records (a crash leaves them to redo)."""
@@ -251,16 +273,23 @@ class Indexer:
             callback()
 
 
-def batched_by_chunks(
-    articles: Iterable[Article], chunker: Chunker, origin: str, size: int
-) -> Iterable[list[tuple[Article, list[TextNode]]]]:
-    """Group articles with their chunks so each group holds about `size` chunks."""
-    batch: list[tuple[Article, list[TextNode]]] = []
+def prepare(article: Article, chunker: Chunker, origin: str) -> Prepared:
+    """An article's chunks and sentences; `InvalidArticle` when its text cannot be split (the
+    splitters are bounded, see `punkt_spans`: this is the backstop for anything else)."""
+    try:
+        return article, chunker.chunk(article, origin), split_sentences(article.text)
+    except Exception as exc:  # whatever the splitters raise is about this article's text
+        detail = f"{type(exc).__name__}: {exc}"
+        raise InvalidArticle(f"text cannot be split into sentences ({detail[:200]})") from exc
+
+
+def batched_by_chunks(items: Iterable[Prepared], size: int) -> Iterable[list[Prepared]]:
+    """Group prepared articles so each group holds about `size` chunks."""
+    batch: list[Prepared] = []
     count = 0
-    for article in articles:
-        nodes = chunker.chunk(article, origin)
-        batch.append((article, nodes))
-        count += len(nodes)
+    for item in items:
+        batch.append(item)
+        count += len(item[1])
         if count >= size:
             yield batch
             batch, count = [], 0

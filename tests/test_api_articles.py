@@ -11,6 +11,7 @@ from llama_index.core.utils import get_tokenizer
 
 from index.config import Settings
 from tests.api_support import ADMIN, api_settings, running_app
+from tests.test_sync import tripping_punkt
 
 FIXTURE_IDS = {
     "chips-1",
@@ -166,3 +167,29 @@ def test_a_headline_longer_than_a_chunk_is_still_indexed(client: TestClient) -> 
     response = client.post("/articles", json={**LIGHTHOUSE, "title": title}, headers=ADMIN)
     assert response.status_code == 201
     assert cited(client, QUESTION)[0] == LIGHTHOUSE["id"]
+
+
+def test_an_article_the_sentence_splitter_fails_on_is_422_not_500(
+    client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    tripping_punkt(monkeypatch, "Sardines.")
+    body = {**LIGHTHOUSE, "id": "wire/sardines", "text": "Sardines. " * 50}
+    response = client.post("/articles", json=body, headers=ADMIN)
+    assert response.status_code == 422, response.text
+    assert "cannot be split into sentences (TimeoutError" in response.json()["detail"]
+    assert count(client) == len(FIXTURE_IDS)
+
+
+@pytest.mark.slow
+def test_a_megabyte_of_one_word_sentences_is_indexed_under_a_tight_regex_guard(
+    client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """'Sardines. ' * 99,990 gave a 500 after 5.5 s (NLTK's 5 s regex guard); a 1 s guard
+    stands for a machine five times slower than an idle one."""
+    import nltk.redos
+
+    monkeypatch.setattr(nltk.redos, "DEFAULT_TIMEOUT", 1.0)
+    body = {"id": "wire/sardines", "title": "Sardines", "text": "Sardines. " * 99_990}
+    response = client.post("/articles", json=body, headers=ADMIN)
+    assert response.status_code == 201, response.text
+    assert client.get("/articles/wire/sardines").json()["text"] == body["text"].strip()

@@ -78,7 +78,8 @@ def test_embed_articles_gives_every_sentence_a_vector() -> None:
     nodes = [
         chunker.chunk(Article(id=f"a{i}", title="t", text=t), "x") for i, t in enumerate(texts)
     ]
-    vectors, sentences = embed_articles(embedder, plan_spans(texts, nodes))
+    split = [split_sentences(t) for t in texts]
+    vectors, sentences = embed_articles(embedder, plan_spans(split, nodes))
     assert len(vectors) == sum(len(n) for n in nodes)
     for text, result in zip(texts, sentences, strict=True):
         assert result.spans == [(s.start, s.end) for s in split_sentences(text)]
@@ -121,7 +122,8 @@ def test_real_model_chunk_and_sentence_vectors(real_embedder, tmp_path: Path) ->
         "Ticket prices will stay at eight pounds for adults, the director said."
     )
     nodes = Chunker(192, 32).chunk(Article(id="m", title="Museum reopens", text=text), "x")
-    vectors, (sentences,) = embed_articles(real_embedder, plan_spans([text], [nodes]))
+    plan = plan_spans([split_sentences(text)], [nodes])
+    vectors, (sentences,) = embed_articles(real_embedder, plan)
     embed_texts = [n.get_content(metadata_mode=MetadataMode.EMBED) for n in nodes]
     plain = np.asarray(real_embedder.get_text_embedding_batch(embed_texts))
     assert np.allclose(np.asarray(vectors), plain, atol=1e-4)  # the same chunk vectors as before

@@ -139,3 +139,65 @@ def test_second_writer_is_refused(fake_settings: Settings, corpus: Path) -> None
         release.set()
         holder.join(30)
     assert Engine(fake_settings).sync([corpus]).added == 6
+
+
+def tripping_punkt(monkeypatch: pytest.MonkeyPatch, marker: str) -> None:
+    """Punkt under NLTK's own regex guard (`nltk.redos`), its time limit made too small to
+    finish for texts holding `marker`: the guard trips for that article, deterministically."""
+    import nltk.redos
+
+    from index.answer import sentences
+
+    punkt = sentences._punkt()
+
+    class Tripping:
+        def span_tokenize(self, text: str) -> list[tuple[int, int]]:
+            limit = nltk.redos.DEFAULT_TIMEOUT
+            nltk.redos.DEFAULT_TIMEOUT = 1e-9 if marker in text else limit
+            try:
+                return list(punkt.span_tokenize(text))
+            finally:
+                nltk.redos.DEFAULT_TIMEOUT = limit
+
+    monkeypatch.setattr(sentences, "_punkt", Tripping)
+
+
+def test_an_article_the_sentence_splitter_fails_on_is_skipped_not_the_sync(
+    fake_settings: Settings, corpus: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sardines = corpus / "world/sardines.txt"
+    sardines.write_text("Sardine glut\n\nThe harbour is full of sardines this week.\n")
+    engine = Engine(fake_settings)
+    assert counts(engine.sync([corpus])) == (7, 0, 0, 0, 4)
+    tripping_punkt(monkeypatch, "Sardines.")
+    sardines.write_text("Sardine glut\n\n" + "Sardines. " * 50 + "\n")
+    (corpus / "world/new.txt").write_text("Fresh headline\n\nA brand new article about tides.")
+
+    report = engine.sync([corpus])  # the changed article fails: skipped, and its old text goes
+    assert counts(report) == (1, 0, 1, 6, 5)
+    reason = {s["path"]: s["reason"] for s in report.skipped}["world/sardines.txt"]
+    assert reason.startswith("text cannot be split into sentences (TimeoutError")
+    assert engine.store.entry("world/sardines.txt") is None
+    assert not any(i.startswith("world/sardines.txt#") for i in chunk_ids(engine))
+    assert engine.store.entry("world/new.txt") is not None
+    assert engine.store.counts()["articles"] == 7
+
+
+def test_sentence_splitting_stays_within_a_tight_regex_guard(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """80,000 one-word sentences (240 KB) took over 2 s in one Punkt scan, on an idle core, and
+    NLTK stops a scan after 5 s: under load a sync failed. With a 0.5 s limit (a machine ten
+    times slower) they are split, and chunked, all the same."""
+    import nltk.redos
+
+    from index.answer.sentences import split_sentences
+    from index.chunking import Chunker
+
+    monkeypatch.setattr(nltk.redos, "DEFAULT_TIMEOUT", 0.5)
+    text = "a. " * 80_000
+    sentences = split_sentences(text)
+    assert all(text[s.start : s.end] == s.text for s in sentences)
+    assert "".join(s.text for s in sentences).replace(" ", "") == "a." * 80_000
+    nodes = Chunker(192, 32).chunk(Article(id="a", title="a", text=text.strip()), "x")
+    assert "".join(n.text for n in nodes).count("a.") >= 80_000

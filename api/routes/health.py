@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Response
 from fastapi.responses import JSONResponse
@@ -28,6 +28,12 @@ class Readiness(BaseModel):
     detail: str | None = None
     articles: int | None = None
     chunks: int | None = None
+    watcher: Literal["off", "starting", "ok", "degraded"] = Field(
+        "off",
+        description="`serve --watch`: `ok` while watching the article folders, `degraded` "
+        "while watching is down and restarting (`detail` says why; answers still work), "
+        "`off` without --watch.",
+    )
 
 
 class IndexStats(BaseModel):
@@ -49,7 +55,11 @@ async def health() -> Health:
     responses={503: {"model": Readiness, "description": "Loading, or the store is unreachable."}},
 )
 def ready(runtime: RuntimeDep) -> Readiness | JSONResponse:
-    """Ready to answer: model loaded and index open and reachable; 503 + Retry-After otherwise."""
+    """Ready to answer: model loaded and index open and reachable; 503 + Retry-After otherwise.
+
+    A degraded folder watcher is reported (`watcher`, `detail`) but keeps the 200: questions are
+    still answered, only new files wait for the watcher's restart.
+    """
     engine = runtime.engine
     try:
         if engine is None:
@@ -61,11 +71,12 @@ def ready(runtime: RuntimeDep) -> Readiness | JSONResponse:
         detail = (
             exc.for_clients() if isinstance(exc, NewsdeskError) else "the store cannot be reached"
         )
-        body = Readiness(status="unavailable", detail=detail)
+        body = Readiness(status="unavailable", detail=detail, watcher=runtime.watcher.state)
         return JSONResponse(
             body.model_dump(), status_code=503, headers={"Retry-After": str(RETRY_AFTER_SECONDS)}
         )
-    return Readiness(status="ready", **counts)
+    watcher = runtime.watcher
+    return Readiness(status="ready", watcher=watcher.state, detail=watcher.detail, **counts)
 
 
 @router.get(
