@@ -1,13 +1,13 @@
 """Ratings of answers, kept in SQLite in the data dir for review (and future eval questions).
 
-The store is bounded: its file stays under `max_bytes`, so it cannot fill the disk the index
-lives on. Ratings (text as UTF-8) are kept within CONTENT_SHARE of that, the oldest dropped to
-make room; SQLite's pages take the rest (measured: 1.09-1.25 times the text), and the file gives
-freed pages back (auto_vacuum)."""
+The store is bounded: after each rating, the oldest ones are dropped while the file's pages in
+use exceed `max_bytes`, and the file gives freed pages back (auto_vacuum), so it cannot fill
+the disk the index lives on."""
 
 from __future__ import annotations
 
 import json
+import math
 import sqlite3
 import threading
 from collections.abc import Iterator
@@ -25,28 +25,27 @@ CREATE TABLE IF NOT EXISTS feedback (
     question TEXT NOT NULL,
     answer TEXT NOT NULL,
     citations TEXT NOT NULL,
-    comment TEXT,
-    size INTEGER NOT NULL DEFAULT 0
+    comment TEXT
 )
 """
-CONTENT_SHARE = 0.75
-"""Share of the file's bound the ratings' own bytes may fill."""
-ROW_OVERHEAD = 64
-"""Bytes counted per rating besides its text (ids, time, rating, SQLite's record header)."""
-MEASURE_OLD_ROWS = f"""
-UPDATE feedback SET size = {ROW_OVERHEAD} + length(CAST(question AS BLOB))
-    + length(CAST(answer AS BLOB)) + length(CAST(citations AS BLOB))
-    + COALESCE(length(CAST(comment AS BLOB)), 0)
-"""
+MAX_TRIMS = 64
+"""Rounds of dropping old ratings after one insert, at most (each drops a share, so few run)."""
 
 
 def create(db: sqlite3.Connection) -> None:
-    """Create the table, or give one from before the size bound its `size` column."""
-    db.execute("PRAGMA auto_vacuum = FULL")  # takes effect on a new file
+    """Create the table in a file that gives freed pages back; a file from before is rewritten
+    once so that it does too (connection in autocommit mode: VACUUM needs it)."""
+    db.execute("PRAGMA auto_vacuum = FULL")  # takes effect on a new, empty file
     db.execute(SCHEMA)
-    if "size" not in {row[1] for row in db.execute("PRAGMA table_info(feedback)")}:
-        db.execute("ALTER TABLE feedback ADD COLUMN size INTEGER NOT NULL DEFAULT 0")
-        db.execute(MEASURE_OLD_ROWS)
+    if db.execute("PRAGMA auto_vacuum").fetchone()[0] != 1:
+        db.execute("VACUUM")
+
+
+def used_bytes(db: sqlite3.Connection) -> int:
+    """Bytes of the file's pages in use (free pages are given back at commit)."""
+    pages = db.execute("PRAGMA page_count").fetchone()[0]
+    free = db.execute("PRAGMA freelist_count").fetchone()[0]
+    return int((pages - free) * db.execute("PRAGMA page_size").fetchone()[0])
 
 
 class FeedbackStore:
@@ -63,7 +62,7 @@ class FeedbackStore:
         with self._lock:
             if not self._ready:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
-                with closing(sqlite3.connect(self.path)) as db, db:
+                with closing(sqlite3.connect(self.path, isolation_level=None)) as db:
                     create(db)
                 self._ready = True
         with closing(sqlite3.connect(self.path, timeout=10)) as db, db:
@@ -71,39 +70,40 @@ class FeedbackStore:
             yield db
 
     def add(self, item: FeedbackIn) -> FeedbackOut:
-        """Store a rating, dropping the oldest ones while the store would exceed its bound;
+        """Store a rating, then drop the oldest ones while the file is over its bound;
         returns the rating with its id and time."""
         created = datetime.now(UTC).isoformat(timespec="seconds")
         citations = json.dumps([c.model_dump() for c in item.citations], ensure_ascii=False)
-        texts = (item.question, item.answer, citations, item.comment or "")
-        size = ROW_OVERHEAD + sum(len(text.encode("utf-8", "surrogatepass")) for text in texts)
         with self._connect() as db:
-            self._make_room(db, size)
             cursor = db.execute(
-                "INSERT INTO feedback"
-                " (created_at, rating, question, answer, citations, comment, size)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (created, item.rating, item.question, item.answer, citations, item.comment, size),
+                "INSERT INTO feedback (created_at, rating, question, answer, citations, comment)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
+                (created, item.rating, item.question, item.answer, citations, item.comment),
             )
             row_id = cursor.lastrowid
         assert row_id is not None
+        self._trim(row_id)
         return FeedbackOut(**item.model_dump(), id=row_id, created_at=created)
 
-    def _make_room(self, db: sqlite3.Connection, size: int) -> None:
-        """Delete the oldest ratings until `size` more bytes fit within the ratings' share."""
-        (stored,) = db.execute("SELECT COALESCE(SUM(size), 0) FROM feedback").fetchone()
-        excess = stored + size - int(self.max_bytes * CONTENT_SHARE)
-        if excess <= 0:
-            return
-        row = db.execute(
-            "SELECT id FROM (SELECT id, SUM(size) OVER (ORDER BY id) AS freed FROM feedback)"
-            " WHERE freed >= ? ORDER BY id LIMIT 1",
-            (excess,),
-        ).fetchone()
-        if row is None:
-            db.execute("DELETE FROM feedback")
-        else:
-            db.execute("DELETE FROM feedback WHERE id <= ?", (row[0],))
+    def _trim(self, newest: int) -> None:
+        """Drop ratings older than `newest`, oldest first and a share at a time, while the
+        file's pages in use exceed the bound."""
+        for _ in range(MAX_TRIMS):
+            with self._connect() as db:
+                used = used_bytes(db)
+                if used <= self.max_bytes:
+                    return
+                (older,) = db.execute(
+                    "SELECT COUNT(*) FROM feedback WHERE id < ?", (newest,)
+                ).fetchone()
+                if older == 0:
+                    return
+                share = math.ceil(older * (used - self.max_bytes) / used)
+                db.execute(
+                    "DELETE FROM feedback WHERE id IN"
+                    " (SELECT id FROM feedback WHERE id < ? ORDER BY id LIMIT ?)",
+                    (newest, max(1, share)),
+                )
 
     def recent(self, limit: int, offset: int, rating: str | None = None) -> list[FeedbackOut]:
         """Ratings, newest first, optionally only `up` or `down` ones."""

@@ -107,8 +107,8 @@ class Settings(BaseSettings):
     )
     feedback_max_bytes: int = Field(
         20_000_000,
-        ge=100_000,
-        description="Most bytes of ratings kept; the oldest are dropped to make room.",
+        ge=1_000_000,
+        description="The ratings' file stays under this size; the oldest are dropped to make room.",
     )
     api_docs: bool = Field(True, description="Serve the interactive API docs at /docs.")
     metrics_auth: bool = Field(

@@ -98,9 +98,9 @@ def test_feedback_fields_over_their_cap_are_422(
 def test_the_feedback_store_file_stays_under_its_cap(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], quote_chars: int
 ) -> None:
-    cap = 200_000
+    cap = 100_000  # the smallest the setting allows
     store = FeedbackStore(tmp_path / "feedback.sqlite3", max_bytes=cap)
-    count = 800_000 // (quote_chars + 400)  # ~0.8 MB offered, 4 times the cap
+    count = 300_000 // (quote_chars + 400)  # ~0.3 MB offered, 3 times the cap
     for i in range(count):
         store.add(FeedbackIn.model_validate(rating(f"{i:05d} " + "q" * quote_chars)))
     kept = store.recent(limit=10_000, offset=0)
@@ -116,9 +116,9 @@ def test_the_feedback_store_file_stays_under_its_cap(
     )
 
 
-def test_a_feedback_store_from_before_the_cap_is_measured(tmp_path: Path) -> None:
+def test_a_feedback_store_from_before_the_cap_is_trimmed_too(tmp_path: Path) -> None:
     path = tmp_path / "feedback.sqlite3"
-    with sqlite3.connect(path) as db:
+    with sqlite3.connect(path) as db:  # the schema of before: no auto_vacuum
         db.execute(
             "CREATE TABLE feedback (id INTEGER PRIMARY KEY AUTOINCREMENT, created_at TEXT NOT NULL,"
             " rating TEXT NOT NULL, question TEXT NOT NULL, answer TEXT NOT NULL,"
@@ -130,9 +130,12 @@ def test_a_feedback_store_from_before_the_cap_is_measured(tmp_path: Path) -> Non
                 " VALUES ('2025-01-01', 'up', 'q', ?, '[]')",
                 ("a" * 20_000,),
             )
-    store = FeedbackStore(path, max_bytes=133_400)  # 100,050 bytes of ratings
+    assert path.stat().st_size > 200_000
+    store = FeedbackStore(path, max_bytes=100_000)
     store.add(FeedbackIn.model_validate(rating()))
-    assert len(store.recent(limit=100, offset=0)) == 5  # 4 old ones (20 KB each) fit beside it
+    kept = store.recent(limit=100, offset=0)
+    assert path.stat().st_size <= 100_000
+    assert kept[0].answer == rating()["answer"] and 1 < len(kept) < 6  # the newest old ones
 
 
 # ----------------------------------------------------------------- whom a limit counts
