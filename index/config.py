@@ -127,13 +127,6 @@ class Settings(BaseSettings):
             raise ValueError("a token must be at least 16 characters")
         return value
 
-    @field_validator("trusted_proxies", mode="before")
-    @classmethod
-    def _split_proxies(cls, value: object) -> object:
-        if isinstance(value, str):
-            return [part.strip() for part in value.split(",") if part.strip()]
-        return value
-
     @field_validator("trusted_proxies")
     @classmethod
     def _valid_proxies(cls, value: list[str]) -> list[str]:
@@ -149,9 +142,9 @@ class Settings(BaseSettings):
                 ) from None
         return value
 
-    @field_validator("articles_dirs", mode="before")
+    @field_validator("articles_dirs", "trusted_proxies", mode="before")
     @classmethod
-    def _split_dirs(cls, value: object) -> object:
+    def _comma_separated(cls, value: object) -> object:
         if isinstance(value, str):
             return [part.strip() for part in value.split(",") if part.strip()]
         return value
