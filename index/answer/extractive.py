@@ -112,10 +112,22 @@ class ExtractiveAnswerer:
         query_vector: Sequence[float] | None = None,
     ) -> Answer:
         """The answer to `question` from retrieved articles `hits` whose full `texts` are given."""
+        return self.assess(question, hits, texts, top_k, query_vector)[0]
+
+    def assess(
+        self,
+        question: str,
+        hits: list[ArticleHit],
+        texts: dict[str, str],
+        top_k: int,
+        query_vector: Sequence[float] | None = None,
+    ) -> tuple[Answer, float]:
+        """The answer and the confidence (0..1) that the articles answer the question: here
+        1 when answered, 0 when refused."""
         hits = collapse_copies([h for h in hits if h.article_id in texts], texts)
         weights = self.weights(question)
         if not hits or not weights:
-            return refusal(question)
+            return refusal(question), 0.0
         total = sum(weights.values())
         kind = answer_type(question)
         asked_for = set(terms(" ".join(focus_nouns(question))))
@@ -171,7 +183,7 @@ class ExtractiveAnswerer:
                 )
                 pool.append(item)
         if not pool:
-            return refusal(question)
+            return refusal(question), 0.0
         pool.sort(key=lambda s: s.score, reverse=True)
         best = pool[0]
         chosen = self.choose(pool)
@@ -183,8 +195,8 @@ class ExtractiveAnswerer:
             dense=hit.dense,
         )
         if self.refuse(question, evidence):
-            return refusal(question)
-        return compose(question, hits, pool, chosen, top_k)
+            return refusal(question), 0.0
+        return compose(question, hits, pool, chosen, top_k), 1.0
 
     def sentence_vectors(self, text: str) -> SentenceVectors:
         """Sentence vectors of an article indexed without them, made now."""
