@@ -287,6 +287,9 @@ def test_choose_adds_same_article_sentences_while_they_fit() -> None:
     other = [scored(0, 4, 150, 3.0), scored(1, 0, 100, 2.9), scored(0, 7, 120, 2.7)]
     assert [(c.article, c.index) for c in ExtractiveAnswerer.choose(other)] == [(0, 4), (0, 7)]
     assert len(ExtractiveAnswerer.choose(pool[:1])) == 1
+    # a sentence unlikely to hold the answer (log-odds -3: 5 %) is not added
+    unlikely = [scored(0, 4, 150, 3.0), scored(0, 7, 120, -3.0), scored(0, 2, 100, -2.0)]
+    assert [(c.article, c.index) for c in ExtractiveAnswerer.choose(unlikely)] == [(0, 4), (0, 2)]
 
 
 def ask_one(question: str, text: str, title: str):  # type: ignore[no-untyped-def]

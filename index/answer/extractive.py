@@ -40,6 +40,9 @@ from index.sentence_vectors import SentenceVectors, unit
 MAX_ANSWER_CHARS = 500
 """Sentences are given together only within this length."""
 MAX_SENTENCES = 3
+MIN_ADDED_PROBABILITY = 0.075
+"""A sentence joins the best one only when the sentence model gives it at least this chance of
+holding the answer (chosen on the fit halves: the shortest answers that lose none of them)."""
 RELATED_SCORE = 0.3
 """Other articles are cited when their retrieval score is at least this share of the best."""
 NUMBER_KINDS = ("money", "percent", "count", "date", "quantity", "length")
@@ -91,9 +94,9 @@ DECISION_FEATURES = (
     "number_missing",  # … and no chosen sentence holds one beside the question's terms
     "no_number",  # … and no chosen sentence holds any number beside the question's terms
     "outcome_ahead",  # asks how things turned out; share of chosen sentences looking ahead
-    "unseen",  # share of the question's terms the corpus never uses
 )
 COLUMN = {name: i for i, name in enumerate(SENTENCE_FEATURES)}
+MIN_ADDED_LOGIT = math.log(MIN_ADDED_PROBABILITY / (1 - MIN_ADDED_PROBABILITY))
 
 Embed = Callable[[list[str]], Sequence[Sequence[float]]]
 Stored = Callable[[list[str]], dict[str, SentenceVectors]]
@@ -121,7 +124,6 @@ class Candidates:
     """One row per item, columns SENTENCE_FEATURES."""
     key_cover: list[float]
     """Per candidate article: share of the question's names and numbers it holds."""
-    unseen: float
     weights: dict[str, float]
     """The question's terms and their weights (ExtractiveAnswerer.weights)."""
     words: list[set[str]]
@@ -308,9 +310,7 @@ class ExtractiveAnswerer:
         for gap in ("lexical_gap", "similarity_gap"):
             column = features[:, COLUMN[gap]]
             features[:, COLUMN[gap]] = column - column.max()
-        vocabulary = self.vocabulary()
-        unseen = sum(vocabulary.df.get(t, 0) == 0 for t in weights) / len(weights)
-        return Candidates(question, hits, items, features, key_cover, unseen, weights, row_words)
+        return Candidates(question, hits, items, features, key_cover, weights, row_words)
 
     def sentence_vectors(self, text: str) -> SentenceVectors:
         """Sentence vectors of an article indexed without them, made now."""
@@ -323,8 +323,9 @@ class ExtractiveAnswerer:
     @staticmethod
     def choose(pool: list[Scored]) -> list[Scored]:
         """The best sentence, then the next best of the same article (among the top five) as
-        long as all fit in MAX_ANSWER_CHARS, up to MAX_SENTENCES: the answer to a news
-        question often spans a few sentences."""
+        long as all fit in MAX_ANSWER_CHARS, up to MAX_SENTENCES, if they are likely enough to
+        hold the answer (scores are log-odds): the answer to a news question often spans a few
+        sentences."""
         best = pool[0]
         chosen = [best]
         length = len(best.sentence.text)
@@ -332,7 +333,8 @@ class ExtractiveAnswerer:
             if len(chosen) == MAX_SENTENCES:
                 break
             fits = length + len(other.sentence.text) <= MAX_ANSWER_CHARS
-            if other.article == best.article and fits:
+            likely = other.score >= MIN_ADDED_LOGIT
+            if other.article == best.article and fits and likely:
                 chosen.append(other)
                 length += len(other.sentence.text)
         return chosen
@@ -368,7 +370,6 @@ def select(candidates: Candidates, logits: np.ndarray) -> Selection:
             float(wants_number and not held),
             float(wants_number and not numbered),
             ahead,
-            candidates.unseen,
         ],
         dtype=np.float64,
     )
