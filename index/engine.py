@@ -44,6 +44,7 @@ class Engine:
             self.embedder.get_text_embedding_batch,
             # the test embedder's similarities mean nothing; real models' do
             min_similarity=0.0 if settings.embed_model == TEST_MODEL else settings.min_similarity,
+            similarities=settings.embed_model != TEST_MODEL,
         )
         if settings.llm:  # opt-in LLM answer mode: same retrieval, a model writes the answer
             self.answerer = LLMAnswerer.from_settings(settings)

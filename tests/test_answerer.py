@@ -61,7 +61,7 @@ STAND_IN = AnswerModel(
             "typed_name": 1.0,
             "typed_reason": 1.0,
             "similarity": 1.0,
-            "relevance": 0.5,
+            "article_rank": 0.5,
         },
         0.0,
     ),

@@ -71,7 +71,6 @@ SENTENCE_FEATURES = (
     "typed_reason",  # holds a cause, when it asks why
     "typed_with_term",  # holds the number asked for beside one of the question's terms
     "any_number",  # holds any number beside one of the question's terms, when it asks for one
-    "relevance",  # the article's retrieval score over the best article's
     "article_rank",  # 1 / (1 + the article's retrieval rank)
     "article_dense",  # cosine of the question and the article's nearest chunk
     "article_cover",  # share of the question's weight in the article and its headline
@@ -96,6 +95,9 @@ DECISION_FEATURES = (
     "outcome_ahead",  # asks how things turned out; share of chosen sentences looking ahead
 )
 COLUMN = {name: i for i, name in enumerate(SENTENCE_FEATURES)}
+SIMILARITY_FEATURES = ("similarity", "similarity_gap", "neighbour_similarity", "article_dense")
+SIMILARITY_DECISION = ("best_similarity", "dense")
+"""Features read from embedding similarities, missing when those mean nothing."""
 MIN_ADDED_LOGIT = math.log(MIN_ADDED_PROBABILITY / (1 - MIN_ADDED_PROBABILITY))
 
 Embed = Callable[[list[str]], Sequence[Sequence[float]]]
@@ -155,6 +157,7 @@ class ExtractiveAnswerer:
         embed: Embed,
         min_similarity: float,
         model: AnswerModel | None = None,
+        similarities: bool = True,
     ) -> None:
         self.vocabulary = vocabulary
         self.stored = stored
@@ -163,6 +166,10 @@ class ExtractiveAnswerer:
         self.min_similarity = min_similarity
         """Below this cosine similarity of question and best chunk, nothing is on topic."""
         self._model = model
+        self.similarities = similarities
+        """The embedder's similarities mean something (not so for the test embedder); when
+        they do not, or there is no question vector, the features read from them are left
+        out (set to their fitted means)."""
 
     @property
     def model(self) -> AnswerModel:
@@ -208,10 +215,18 @@ class ExtractiveAnswerer:
         candidates = self.candidates(question, hits, texts, query_vector)
         if candidates is None:
             return refusal(question), 0.0
-        selection = select(candidates, self.model.sentence.logit(candidates.features))
-        confidence = float(self.model.decision.probability(selection.decision[None, :])[0])
+        model = self.model
+        known = self.similarities and query_vector is not None
+        features = candidates.features
+        if not known:
+            features = model.sentence.without(features, SIMILARITY_FEATURES)
+        selection = select(candidates, model.sentence.logit(features))
+        decision = selection.decision[None, :]
+        if not known:
+            decision = model.decision.without(decision, SIMILARITY_DECISION)
+        confidence = float(model.decision.probability(decision)[0])
         best = candidates.hits[selection.pool[0].article]
-        if best.dense < self.min_similarity or confidence < self.model.threshold:
+        if best.dense < self.min_similarity or confidence < model.threshold:
             return refusal(question), confidence
         answer = compose(question, candidates.hits, selection.pool, selection.chosen, top_k)
         return answer, confidence
@@ -242,7 +257,6 @@ class ExtractiveAnswerer:
         rows: list[list[float]] = []
         row_words: list[set[str]] = []
         key_cover: list[float] = []
-        top_score = hits[0].score or 1.0
         candidates = hits[:CANDIDATE_ARTICLES]
         stored = self.stored([hit.article_id for hit in candidates])
         for a, hit in enumerate(candidates):
@@ -294,7 +308,6 @@ class ExtractiveAnswerer:
                             and lexical > 0
                             and holds(sentence.text, "count", question) > 0
                         ),
-                        hit.score / top_score,
                         1 / (1 + a),
                         hit.dense,
                         cover,

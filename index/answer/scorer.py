@@ -36,6 +36,15 @@ class Linear:
     def probability(self, rows: np.ndarray) -> np.ndarray:
         return 1.0 / (1.0 + np.exp(-self.logit(rows)))
 
+    def without(self, rows: np.ndarray, names: tuple[str, ...]) -> np.ndarray:
+        """The rows with the named features set to their fitted means: evidence that is
+        missing counts neither way."""
+        rows = rows.copy()
+        for name in names:
+            i = self.features.index(name)
+            rows[:, i] = self.mean[i]
+        return rows
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "features": list(self.features),
