@@ -4,11 +4,11 @@ Every sentence of the best retrieved articles gets the features in SENTENCE_FEAT
 of the question's vocabulary it, its neighbours and its headline hold, weighted by rarity
 (IDF); its embedding similarity to the question (sentence vectors are made at index time, see
 index.sentence_vectors, so this costs no model pass); whether it holds what the question asks
-for (a sum, a count, a date, names, a reason); its article's retrieval rank, score and
-similarity; its position and length. A logistic regression fitted on labelled questions
+for (a sum, a count, a date, names, a reason); its article's retrieval rank and similarity;
+its position and length. A logistic regression fitted on labelled questions
 (index.answer.scorer, `python -m bench.fit_answerer`) scores them. The best sentence becomes the
-answer, with the next best from the same article while all fit in MAX_ANSWER_CHARS (three at
-most), each marked [n] for its article. A second fitted model turns the evidence
+answer, with the next likely ones from the same article while all fit in MAX_ANSWER_CHARS
+(three at most), each marked [n] for its article. A second fitted model turns the evidence
 (DECISION_FEATURES) into the confidence that the articles answer the question; below its
 threshold, or when nothing retrieved resembles the question, the answer is refused.
 """
