@@ -2,9 +2,12 @@
 
 Indexes CORPUS into a temp data dir (or reuses --data-dir as it is), measures the floor and
 the engine's own `ask` in this process, then starts `newsdesk serve` (uvicorn on a loopback
-port) and times sequential POST /ask requests. Questions are built from indexed headlines.
+port) and times sequential POST /ask requests. Questions are built from indexed headlines,
+or taken from --questions.
 
     python bench/ask_latency.py ../shared/corpora/bbc --data-dir /tmp/bbcdata
+    python bench/ask_latency.py ../shared/corpora/bbc --data-dir /tmp/bbcdata \
+        --questions ../shared/qa/bbc_dev.jsonl ../shared/qa/bbc_dev_more.jsonl
 """
 
 from __future__ import annotations
@@ -38,6 +41,12 @@ def parse_args() -> argparse.Namespace:
         help="reuse this index as it is (not synced again unless empty); default: a temp dir",
     )
     parser.add_argument("--requests", type=int, default=200, help="timed requests per line")
+    parser.add_argument(
+        "--questions",
+        type=Path,
+        nargs="+",
+        help="ask these question sets (JSON Lines, `newsdesk eval`'s) instead of headlines",
+    )
     return parser.parse_args()
 
 
@@ -138,7 +147,13 @@ def main() -> None:
             report = engine.sync([args.corpus])
             print(f"indexed {report.added} articles in {report.seconds:.0f}s", file=sys.stderr)
         counts = engine.store.counts()
-        questions = headline_questions(engine, args.requests)
+        if args.questions:
+            from index.evaluate import load_questions
+
+            asked = [q.question for path in args.questions for q in load_questions(path)]
+            questions = (asked * args.requests)[: args.requests]
+        else:
+            questions = headline_questions(engine, args.requests)
 
         def floor(question: str) -> None:
             vector = engine.embedder.get_query_embedding(question)

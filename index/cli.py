@@ -158,15 +158,31 @@ def stats(as_json: JsonFlag = False) -> None:
     out.print(table)
 
 
+HALVES = {"fit": ("fit",), "check": ("check",), "both": ("fit", "check", "all")}
+CURVE = [round(0.05 * i, 2) for i in range(1, 20)]
+"""Confidence thresholds the refusal curve is shown at."""
+
+
 @app.command(name="eval")
 def evaluate(
     questions: Annotated[
-        Path, typer.Argument(help="JSON Lines of questions: id, question, article, answers.")
+        list[Path],
+        typer.Argument(help="JSON Lines of questions: id, question, article, answers."),
     ],
     unanswerable: Annotated[
-        Path | None,
-        typer.Option("--unanswerable", help="JSON Lines of questions the articles cannot answer."),
+        list[Path] | None,
+        typer.Option(
+            "--unanswerable", help="JSON Lines of questions the articles cannot answer (repeat)."
+        ),
     ] = None,
+    halves: Annotated[
+        str,
+        typer.Option(
+            "--half",
+            help="Report the fit half, the check half, or both and all (halves: a hash of "
+            "each question's id, see index.evaluate.half).",
+        ),
+    ] = "both",
     as_json: JsonFlag = False,
     details: Annotated[
         bool, typer.Option("--details", help="Also list every question's outcome.")
@@ -175,40 +191,69 @@ def evaluate(
     """Measure answer quality on question sets: hit@1/5, MRR, accuracy, refusals, latency.
 
     Questions go through the same engine the API uses. Ingest the corpus the questions are
-    about first.
+    about first. With unanswerable questions, the refusal / false-refusal curve over the
+    answerer's confidence is shown too.
     """
-    from index.evaluate import Evaluator, load_questions
+    from index.evaluate import Evaluator, Report, load_questions, refusal_curve
 
-    good = load_questions(questions)
-    bad = load_questions(unanswerable) if unanswerable else []
+    if halves not in HALVES:
+        raise NewsdeskError(f"--half must be one of {', '.join(HALVES)}, not {halves!r}")
+    good = [q for path in questions for q in load_questions(path)]
+    bad = [q for path in unanswerable or [] for q in load_questions(path)]
     engine = open_engine(Settings())
     with progress_bar(sys.stderr.isatty() and not as_json, label="Asking") as update:
-        report = Evaluator(engine).run(good, bad, update)  # type: ignore[arg-type]
+        outcomes = Evaluator(engine).run(good, bad, update)  # type: ignore[arg-type]
+    parts = {
+        name: [o for o in outcomes if name == "all" or o.half == name] for name in HALVES[halves]
+    }
+    reports = {name: Report.of(part) for name, part in parts.items()}
+    curves = {name: refusal_curve(part, CURVE) for name, part in parts.items()}
+    show_curve = bool(bad) and any(o.confidence is not None for o in outcomes)
     if as_json:
-        out.print_json(json.dumps(report.to_dict(with_outcomes=details)))
+        data: dict[str, object] = {n: r.to_dict(with_outcomes=details) for n, r in reports.items()}
+        if show_curve:
+            data["refusal_curve"] = {
+                n: [{"threshold": t, "refusal": r, "false_refusal": f} for t, r, f in curve]
+                for n, curve in curves.items()
+            }
+        out.print_json(json.dumps(data))
         return
-    table = Table(title=f"{questions.name}: {report.questions} questions", show_header=False)
+    names = ", ".join(p.name for p in questions)
+    table = Table(title=f"{names}: {len(good)} questions, {len(bad)} unanswerable")
+    table.add_column("")
+    for name, report in reports.items():
+        table.add_column(f"{name} ({report.questions}+{report.unanswerable})", justify="right")
     rows = [
-        ("hit@1", f"{report.hit_at_1:.3f}"),
-        ("hit@5", f"{report.hit_at_5:.3f}"),
-        ("MRR", f"{report.mrr:.3f}"),
-        ("answer accuracy", f"{report.accuracy:.3f}"),
-        ("false refusals", f"{report.false_refusal:.3f}"),
-        (
-            f"refusal on unanswerable ({report.unanswerable})",
-            "-" if report.refusal is None else f"{report.refusal:.3f}",
-        ),
-        ("mean answer length", f"{report.mean_answer_chars:.0f} chars"),
-        ("latency p50 / p95", f"{report.latency_p50_ms:.0f} / {report.latency_p95_ms:.0f} ms"),
-        ("retrieval alone p50", f"{report.retrieval_p50_ms:.0f} ms"),
+        ("hit@1", lambda r: f"{r.hit_at_1:.3f}"),
+        ("hit@5", lambda r: f"{r.hit_at_5:.3f}"),
+        ("MRR", lambda r: f"{r.mrr:.3f}"),
+        ("answer accuracy", lambda r: f"{r.accuracy:.3f}"),
+        ("false refusals", lambda r: f"{r.false_refusal:.3f}"),
+        ("refusal on unanswerable", lambda r: "-" if r.refusal is None else f"{r.refusal:.3f}"),
+        ("mean answer length", lambda r: f"{r.mean_answer_chars:.0f} chars"),
+        ("latency p50 / p95", lambda r: f"{r.latency_p50_ms:.0f} / {r.latency_p95_ms:.0f} ms"),
+        ("retrieval alone p50", lambda r: f"{r.retrieval_p50_ms:.0f} ms"),
     ]
-    for name, value in rows:
-        table.add_row(name, value)
+    for label, cell in rows:
+        table.add_row(label, *(cell(r) for r in reports.values()))
     out.print(table)
+    if show_curve:
+        curve_table = Table(title="refusal / false refusal if refused below a confidence")
+        curve_table.add_column("confidence <")
+        for name in curves:
+            curve_table.add_column(f"{name}", justify="right")
+        for i, t in enumerate(CURVE):
+            cells = (f"{curve[i][1]:.2f} / {curve[i][2]:.2f}" for curve in curves.values())
+            curve_table.add_row(f"{t:.2f}", *cells)
+        out.print(curve_table)
     if details:
-        for o in report.outcomes:
+        for o in outcomes:
             mark = "ok " if o.correct else ("ref" if not o.answered else "-- ")
-            out.print(f"{mark} rank={o.rank} {o.id}: {o.question}\n     {o.answer[:200]}")
+            conf = "-" if o.confidence is None else f"{o.confidence:.2f}"
+            out.print(
+                f"{mark} {o.half:5} rank={o.rank} conf={conf} {o.id}: {o.question}\n"
+                f"     {o.answer[:200]}"
+            )
 
 
 @app.command()

@@ -19,7 +19,7 @@ from index.config import Settings
 from index.embeddings import TEST_MODEL, build_embedder
 from index.errors import InvalidQuestion
 from index.lexical import KeywordIndexCache
-from index.retrieval import Filters, HybridRetriever
+from index.retrieval import ArticleHit, Filters, HybridRetriever
 from index.store import Store, writer_lock
 from index.sync import Indexer, Progress, SyncReport
 
@@ -44,6 +44,7 @@ class Engine:
             self.embedder.get_text_embedding_batch,
             # the test embedder's similarities mean nothing; real models' do
             min_similarity=0.0 if settings.embed_model == TEST_MODEL else settings.min_similarity,
+            similarities=settings.embed_model != TEST_MODEL,
         )
         if settings.llm:  # opt-in LLM answer mode: same retrieval, a model writes the answer
             self.answerer = LLMAnswerer.from_settings(settings)
@@ -109,18 +110,35 @@ class Engine:
         self, question: str, top_k: int | None = None, filters: Filters | None = None
     ) -> Answer:
         """Answer a question from the indexed articles, with numbered verbatim citations."""
+        return self.assess(question, top_k, filters)[0]
+
+    def assess(
+        self, question: str, top_k: int | None = None, filters: Filters | None = None
+    ) -> tuple[Answer, float | None]:
+        """The answer `ask` gives and the answerer's confidence that the articles answer the
+        question (0..1; None in LLM mode), for evaluation."""
         question = " ".join(question.split())
         if not question:
             raise InvalidQuestion("the question is empty")
         if len(question) > MAX_QUESTION_CHARS:
             raise InvalidQuestion(f"the question is over {MAX_QUESTION_CHARS} characters")
         top_k = top_k or self.settings.top_k
+        hits, texts, embedding = self.retrieve(question, top_k, filters)
+        if not hits:
+            return Answer(question=question, answer=NOT_FOUND, answered=False), 0.0
+        if isinstance(self.answerer, ExtractiveAnswerer):
+            return self.answerer.assess(question, hits, texts, top_k, embedding)
+        return self.answerer.answer(question, hits, texts, top_k, embedding), None
+
+    def retrieve(
+        self, question: str, top_k: int, filters: Filters | None = None
+    ) -> tuple[list[ArticleHit], dict[str, str], list[float]]:
+        """The articles an answer is drawn from (at least five), their texts, and the
+        question's embedding."""
         query = QueryBundle(question, embedding=self.embedder.get_query_embedding(question))
         hits = self.retriever.retrieve_articles(query, filters or Filters(), k=max(top_k, 5))
-        if not hits:
-            return Answer(question=question, answer=NOT_FOUND, answered=False)
-        texts = self.store.texts([h.article_id for h in hits])
-        return self.answerer.answer(question, hits, texts, top_k, query.embedding)
+        texts = self.store.texts([h.article_id for h in hits]) if hits else {}
+        return hits, texts, query.embedding or []
 
     def stats(self) -> dict[str, Any]:
         """Articles, chunks, sources, model and where the index lives."""

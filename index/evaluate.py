@@ -29,18 +29,35 @@ class Question:
     answers: list[str] = field(default_factory=list)
 
 
+FIT = "fit"
+CHECK = "check"
+
+
+def half(question_id: str) -> str:
+    """The half a labelled question falls in, fixed once for every set: FIT when the first byte
+    of the SHA-256 of its id is even (fit and tune on these), CHECK otherwise (report only)."""
+    return FIT if hashlib.sha256(question_id.encode()).digest()[0] % 2 == 0 else CHECK
+
+
 @dataclass
 class Outcome:
     """What happened to one question."""
 
     id: str
     question: str
+    unanswerable: bool
     answered: bool
     answer: str
     rank: int | None
     correct: bool
+    confidence: float | None
+    """The answerer's confidence that the articles answer the question (None: not given)."""
     seconds: float
     retrieval_seconds: float
+
+    @property
+    def half(self) -> str:
+        return half(self.id)
 
 
 @dataclass
@@ -66,6 +83,48 @@ class Report:
         if not with_outcomes:
             data.pop("outcomes")
         return data
+
+    @classmethod
+    def of(cls, outcomes: list[Outcome]) -> Report:
+        """The figures over some outcomes (answerable and unanswerable questions)."""
+        good = [o for o in outcomes if not o.unanswerable]
+        bad = [o for o in outcomes if o.unanswerable]
+        n = max(len(good), 1)
+        answered = [o for o in outcomes if o.answered]
+        return cls(
+            questions=len(good),
+            hit_at_1=sum(o.rank == 1 for o in good) / n,
+            hit_at_5=sum(o.rank is not None and o.rank <= 5 for o in good) / n,
+            mrr=sum(1 / o.rank for o in good if o.rank) / n,
+            accuracy=sum(o.correct for o in good) / n,
+            false_refusal=sum(not o.answered for o in good) / n,
+            unanswerable=len(bad),
+            refusal=(sum(not o.answered for o in bad) / len(bad)) if bad else None,
+            mean_answer_chars=(
+                statistics.mean(len(o.answer) for o in answered) if answered else 0.0
+            ),
+            latency_p50_ms=percentile([o.seconds * 1000 for o in outcomes], 50),
+            latency_p95_ms=percentile([o.seconds * 1000 for o in outcomes], 95),
+            retrieval_p50_ms=percentile([o.retrieval_seconds * 1000 for o in outcomes], 50),
+            outcomes=outcomes,
+        )
+
+
+def refusal_curve(
+    outcomes: list[Outcome], thresholds: list[float]
+) -> list[tuple[float, float, float]]:
+    """(threshold, refusal of unanswerable, false refusal of answerable) if every question
+    whose confidence is below the threshold were refused; questions without one are left out."""
+    good = [o.confidence for o in outcomes if not o.unanswerable and o.confidence is not None]
+    bad = [o.confidence for o in outcomes if o.unanswerable and o.confidence is not None]
+    return [
+        (
+            t,
+            sum(c < t for c in bad) / max(len(bad), 1),
+            sum(c < t for c in good) / max(len(good), 1),
+        )
+        for t in thresholds
+    ]
 
 
 def load_questions(path: Path) -> list[Question]:
@@ -129,9 +188,9 @@ class Evaluator:
                 return citation.n
         return None
 
-    def run_one(self, q: Question) -> Outcome:
+    def run_one(self, q: Question, unanswerable: bool = False) -> Outcome:
         started = time.perf_counter()
-        answer = self.engine.ask(q.question)
+        answer, confidence = self.engine.assess(q.question)
         seconds = time.perf_counter() - started
         started = time.perf_counter()
         self.engine.retriever.retrieve_articles(
@@ -142,7 +201,16 @@ class Evaluator:
         text = answer.answer.lower()
         correct = answer.answered and any(a.lower() in text for a in q.answers)
         return Outcome(
-            q.id, q.question, answer.answered, answer.answer, rank, correct, seconds, retrieval
+            q.id,
+            q.question,
+            unanswerable,
+            answer.answered,
+            answer.answer,
+            rank,
+            correct,
+            confidence,
+            seconds,
+            retrieval,
         )
 
     def run(
@@ -150,31 +218,12 @@ class Evaluator:
         answerable: list[Question],
         unanswerable: list[Question],
         progress: Callable[[int, int], None] | None = None,
-    ) -> Report:
-        everything = [*answerable, *unanswerable]
+    ) -> list[Outcome]:
+        """Every question's outcome, answerable ones first."""
+        everything = [(q, False) for q in answerable] + [(q, True) for q in unanswerable]
         outcomes: list[Outcome] = []
-        for i, q in enumerate(everything, start=1):
-            outcomes.append(self.run_one(q))
+        for i, (q, bad) in enumerate(everything, start=1):
+            outcomes.append(self.run_one(q, bad))
             if progress:
                 progress(i, len(everything))
-        good = outcomes[: len(answerable)]
-        bad = outcomes[len(answerable) :]
-        n = max(len(good), 1)
-        answered = [o for o in outcomes if o.answered]
-        return Report(
-            questions=len(good),
-            hit_at_1=sum(o.rank == 1 for o in good) / n,
-            hit_at_5=sum(o.rank is not None and o.rank <= 5 for o in good) / n,
-            mrr=sum(1 / o.rank for o in good if o.rank) / n,
-            accuracy=sum(o.correct for o in good) / n,
-            false_refusal=sum(not o.answered for o in good) / n,
-            unanswerable=len(bad),
-            refusal=(sum(not o.answered for o in bad) / len(bad)) if bad else None,
-            mean_answer_chars=(
-                statistics.mean(len(o.answer) for o in answered) if answered else 0.0
-            ),
-            latency_p50_ms=percentile([o.seconds * 1000 for o in outcomes], 50),
-            latency_p95_ms=percentile([o.seconds * 1000 for o in outcomes], 95),
-            retrieval_p50_ms=percentile([o.retrieval_seconds * 1000 for o in outcomes], 50),
-            outcomes=outcomes,
-        )
+        return outcomes

@@ -1,4 +1,8 @@
-"""The extractive answerer's choices on small fixtures (no model, no store)."""
+"""The extractive answerer's choices on small fixtures (no embedding model, no store).
+
+The fitted scorer (scorer.json) is measured by `newsdesk eval`; here a small stand-in model
+with plain weights checks that the features carry the evidence and that the answerer acts on
+its scores: ranking, choosing, refusing."""
 
 from __future__ import annotations
 
@@ -7,7 +11,14 @@ from collections.abc import Sequence
 import numpy as np
 import pytest
 
-from index.answer.extractive import MAX_ANSWER_CHARS, ExtractiveAnswerer, Scored, collapse_copies
+from index.answer.extractive import (
+    DECISION_FEATURES,
+    MAX_ANSWER_CHARS,
+    SENTENCE_FEATURES,
+    ExtractiveAnswerer,
+    Scored,
+    collapse_copies,
+)
 from index.answer.question import (
     answer_type,
     asks_outcome,
@@ -16,6 +27,7 @@ from index.answer.question import (
     key_terms,
     looks_ahead,
 )
+from index.answer.scorer import AnswerModel, Linear
 from index.answer.sentences import Sentence, split_sentences
 from index.lexical import KeywordIndex, terms
 from index.retrieval import ArticleHit, ChunkHit
@@ -33,6 +45,47 @@ class Vocabulary:
                 self.df[term] = self.df.get(term, 0) + 1
 
     idf = KeywordIndex.idf
+
+
+def linear(names: tuple[str, ...], weights: dict[str, float], intercept: float) -> Linear:
+    coef = np.array([weights.get(name, 0.0) for name in names])
+    return Linear(names, np.zeros(len(names)), np.ones(len(names)), coef, intercept)
+
+
+STAND_IN = AnswerModel(
+    linear(
+        SENTENCE_FEATURES,
+        {
+            "lexical": 2.0,
+            "typed_number": 1.0,
+            "typed_name": 1.0,
+            "typed_reason": 1.0,
+            "similarity": 1.0,
+            "article_rank": 0.5,
+        },
+        0.0,
+    ),
+    linear(
+        DECISION_FEATURES,
+        {
+            "article_cover": 6.0,
+            "key_cover": 2.0,
+            "number_missing": -4.0,
+            "outcome_ahead": -8.0,
+            "unseen": -2.0,
+        },
+        -5.0,
+    ),
+    0.5,
+)
+"""Answers when the best article holds most of the question's weight and its names, unless
+a number asked for is missing or the answer still looks ahead to an outcome asked about."""
+
+
+def answerer(
+    vocabulary: Vocabulary, stored: dict[str, SentenceVectors], embed
+) -> ExtractiveAnswerer:  # type: ignore[no-untyped-def]
+    return ExtractiveAnswerer(lambda: vocabulary, lambda ids: stored, embed, 0.4, STAND_IN)  # type: ignore[arg-type,return-value]
 
 
 def hit(article_id: str, title: str, score: float, dense: float = 0.7) -> ArticleHit:
@@ -65,10 +118,11 @@ TEXTS = {"bridge": BRIDGE, "chips": CHIPS}
 
 def answer(question: str, order: tuple[str, ...] = ("bridge", "chips"), dense: float = 0.7):  # type: ignore[no-untyped-def]
     vocabulary = Vocabulary([BRIDGE, CHIPS, *FILLER])
-    answerer = ExtractiveAnswerer(lambda: vocabulary, lambda ids: {}, no_similarity, 0.4)  # type: ignore[arg-type,return-value]
     titles = {"bridge": "Council approves harbour bridge", "chips": "Voltra unveils 2nm chip"}
     hits = [hit(a, titles[a], 1.0 / (i + 1), dense) for i, a in enumerate(order)]
-    return answerer.answer(question, hits, TEXTS, top_k=5, query_vector=[1.0, 0.0])
+    return answerer(vocabulary, {}, no_similarity).answer(
+        question, hits, TEXTS, top_k=5, query_vector=[1.0, 0.0]
+    )
 
 
 @pytest.mark.parametrize(
@@ -99,6 +153,12 @@ def test_answer_type_follows_the_first_question_phrase(question: str, kind: str)
 def test_holds_what_was_asked() -> None:
     assert holds("It cost £84m to build.", "money", "How much did it cost?") == 1.0
     assert holds("The robot is 1.3m tall.", "money", "How much does it cost?") == 0.0
+    # any currency CLDR names, scales and newswire forms ("2.8 mln dlrs", "8-1/4 cts")
+    for sum_ in ("340 krone", "2.8 mln dlrs", "150 dlrs", "8-1/4 cts", "710p", "5 billion yen"):
+        assert holds(f"It was {sum_}.", "money", "How much was it?") == 1.0, sum_
+    for other in ("He won 3 games.", "The 50 units were sold.", "It rose 12 pct."):
+        assert holds(other, "money", "How much was it?") == 0.0, other
+    assert holds("It rose 12 pct.", "percent", "By how much did it rise?") == 1.0
     assert holds("About one in eight households struggle.", "percent", "What share?") == 1.0
     assert holds("It opened in May 2024.", "date", "When did it open?") == 1.0
     assert holds("It opened to great acclaim.", "date", "When did it open?") == 0.0
@@ -197,8 +257,7 @@ def test_stored_sentence_vectors_break_a_lexical_tie(favoured: int, expected: st
     def never_embed(texts: list[str]) -> Sequence[Sequence[float]]:
         raise AssertionError("stored vectors make embedding at question time unnecessary")
 
-    answerer = ExtractiveAnswerer(lambda: vocabulary, lambda ids: stored, never_embed, 0.4)  # type: ignore[arg-type,return-value]
-    got = answerer.answer(
+    got = answerer(vocabulary, stored, never_embed).answer(
         "What happened at the Arden festival?",
         [hit("fest", "Arden festival", 1.0)],
         {"fest": FESTIVAL},
@@ -211,7 +270,7 @@ def test_stored_sentence_vectors_break_a_lexical_tie(favoured: int, expected: st
 
 def scored(article: int, index: int, length: int, score: float) -> Scored:
     sentence = Sentence("x" * length, index * 1000, index * 1000 + length)
-    return Scored(article, index, sentence, 0.0, 0.0, 0.0, 0.0, score)
+    return Scored(article, index, sentence, score=score)
 
 
 def test_choose_adds_same_article_sentences_while_they_fit() -> None:
@@ -228,13 +287,17 @@ def test_choose_adds_same_article_sentences_while_they_fit() -> None:
     other = [scored(0, 4, 150, 3.0), scored(1, 0, 100, 2.9), scored(0, 7, 120, 2.7)]
     assert [(c.article, c.index) for c in ExtractiveAnswerer.choose(other)] == [(0, 4), (0, 7)]
     assert len(ExtractiveAnswerer.choose(pool[:1])) == 1
+    # a sentence unlikely to hold the answer (log-odds -3: 5 %) is not added
+    unlikely = [scored(0, 4, 150, 3.0), scored(0, 7, 120, -3.0), scored(0, 2, 100, -2.0)]
+    assert [(c.article, c.index) for c in ExtractiveAnswerer.choose(unlikely)] == [(0, 4), (0, 2)]
 
 
 def ask_one(question: str, text: str, title: str):  # type: ignore[no-untyped-def]
     """Answer from one article, with the fake embedder (no similarity)."""
     vocabulary = Vocabulary([text, BRIDGE, CHIPS, *FILLER])
-    answerer = ExtractiveAnswerer(lambda: vocabulary, lambda ids: {}, no_similarity, 0.4)  # type: ignore[arg-type,return-value]
-    return answerer.answer(question, [hit("one", title, 1.0)], {"one": text}, top_k=5)
+    return answerer(vocabulary, {}, no_similarity).answer(
+        question, [hit("one", title, 1.0)], {"one": text}, top_k=5
+    )
 
 
 STALL = (

@@ -1,18 +1,16 @@
 """The default answerer: no LLM, the shortest set of article sentences that answers the question.
 
-Each sentence of the best retrieved articles is scored on
-- how much of the question's vocabulary it and its neighbours contain, weighted by rarity
-  (IDF), names and numbers counting most,
-- whether it holds what the question asks for (a sum, a count, a date, a name, a reason),
-- how relevant its article is overall (the fused retrieval score), and its position,
-- how similar it is to the question by the embedding model (sentence vectors are made at
-  index time, see index.sentence_vectors, so this costs no model pass).
-The best sentence becomes the answer, with the next best from the same article while all fit
-in MAX_ANSWER_CHARS (three at most), each marked [n] for its article. The answer is refused
-when nothing retrieved resembles the question, when the best article lacks most of the
-question's weighted terms (names and numbers weigh most), when a question about how something
-turned out is met mostly by sentences that still look ahead to it, or when no chosen sentence
-holds the kind of thing asked for beside some of the question's own terms.
+Every sentence of the best retrieved articles gets the features in SENTENCE_FEATURES: how much
+of the question's vocabulary it, its neighbours and its headline hold, weighted by rarity
+(IDF); its embedding similarity to the question (sentence vectors are made at index time, see
+index.sentence_vectors, so this costs no model pass); whether it holds what the question asks
+for (a sum, a count, a date, names, a reason); its article's retrieval rank and similarity;
+its position and length. A logistic regression fitted on labelled questions
+(index.answer.scorer, `python -m bench.fit_answerer`) scores them. The best sentence becomes the
+answer, with the next likely ones from the same article while all fit in MAX_ANSWER_CHARS
+(three at most), each marked [n] for its article. A second fitted model turns the evidence
+(DECISION_FEATURES) into the confidence that the articles answer the question; below its
+threshold, or when nothing retrieved resembles the question, the answer is refused.
 """
 
 from __future__ import annotations
@@ -33,6 +31,7 @@ from index.answer.question import (
     key_terms,
     looks_ahead,
 )
+from index.answer.scorer import AnswerModel, load_model
 from index.answer.sentences import Sentence, split_sentences
 from index.lexical import KeywordIndex, terms
 from index.retrieval import ArticleHit
@@ -41,19 +40,65 @@ from index.sentence_vectors import SentenceVectors, unit
 MAX_ANSWER_CHARS = 500
 """Sentences are given together only within this length."""
 MAX_SENTENCES = 3
-MIN_COVERAGE = 0.5
-"""Share of the question's weighted terms the best article must contain to answer."""
+MIN_ADDED_PROBABILITY = 0.075
+"""A sentence joins the best one only when the sentence model gives it at least this chance of
+holding the answer (chosen on the fit halves: the shortest answers that lose none of them)."""
 RELATED_SCORE = 0.3
 """Other articles are cited when their retrieval score is at least this share of the best."""
-TYPED_KINDS = ("money", "percent", "count", "date", "quantity", "length")
+NUMBER_KINDS = ("money", "percent", "count", "date", "quantity", "length")
 """Questions whose answer must hold a sum, a share, a count, a date, a measure or a span."""
+NAME_KINDS = ("person", "entity")
 CANDIDATE_ARTICLES = 3
-SIMILARITY_WEIGHT = 0.8
 UNSEEN_WORD_WEIGHT = 0.5
 """Weight of a question word the corpus never uses (likely a paraphrase, not a topic)."""
 FOCUS_NOUN_WEIGHT = 0.3
 """The noun a question asks for ("which *companies*") names the answer's type, not its topic."""
 QUESTION_NOISE = {"accord", "report", "say", "said", "tell", "happen", "exact", "actual"}
+
+SENTENCE_FEATURES = (
+    "lexical",  # share of the question's weight in the sentence, weighted within its article
+    "overlap",  # share of the question's IDF weight in the sentence
+    "context",  # the same over the sentence, its neighbours and the headline
+    "lexical_gap",  # lexical minus the best lexical among all candidates
+    "similarity",  # cosine of the sentence's and the question's vectors
+    "similarity_gap",  # similarity minus the best among all candidates
+    "neighbour_similarity",  # the best similarity of its two neighbours
+    "previous_lexical",  # lexical of the sentence before (an answer often follows its cue)
+    "next_lexical",  # lexical of the sentence after
+    "novelty",  # share of its terms the question does not use: it says something new
+    "typed_number",  # holds a sum, count, date… when the question asks for one
+    "typed_name",  # share of the new names wanted, when it asks for a person or thing
+    "typed_reason",  # holds a cause, when it asks why
+    "typed_with_term",  # holds the number asked for beside one of the question's terms
+    "any_number",  # holds any number beside one of the question's terms, when it asks for one
+    "article_rank",  # 1 / (1 + the article's retrieval rank)
+    "article_dense",  # cosine of the question and the article's nearest chunk
+    "article_cover",  # share of the question's weight in the article and its headline
+    "position",  # 1 / (1 + the sentence's position in its article)
+    "first",  # the article's first sentence
+    "length",  # log of its length in characters
+    "looks_ahead",  # the question asks how things turned out, the sentence looks ahead
+)
+DECISION_FEATURES = (
+    "best_logit",  # the sentence model's log-odds for the best sentence
+    "margin",  # the best log-odds minus the second best
+    "best_lexical",
+    "best_overlap",
+    "best_similarity",
+    "chosen_cover",  # share of the question's IDF weight in the chosen sentences together
+    "article_cover",  # of the best sentence's article
+    "key_cover",  # share of the question's names and numbers in that article and headline
+    "dense",  # cosine of the question and that article's nearest chunk
+    "wants_number",  # the question asks for a sum, count, date, measure or span
+    "number_missing",  # … and no chosen sentence holds one beside the question's terms
+    "no_number",  # … and no chosen sentence holds any number beside the question's terms
+    "outcome_ahead",  # asks how things turned out; share of chosen sentences looking ahead
+)
+COLUMN = {name: i for i, name in enumerate(SENTENCE_FEATURES)}
+SIMILARITY_FEATURES = ("similarity", "similarity_gap", "neighbour_similarity", "article_dense")
+SIMILARITY_DECISION = ("best_similarity", "dense")
+"""Features read from embedding similarities, missing when those mean nothing."""
+MIN_ADDED_LOGIT = math.log(MIN_ADDED_PROBABILITY / (1 - MIN_ADDED_PROBABILITY))
 
 Embed = Callable[[list[str]], Sequence[Sequence[float]]]
 Stored = Callable[[list[str]], dict[str, SentenceVectors]]
@@ -61,16 +106,45 @@ Stored = Callable[[list[str]], dict[str, SentenceVectors]]
 
 @dataclass
 class Scored:
-    """A candidate sentence and its evidence."""
+    """A candidate sentence, the row of its features, and its score."""
 
     article: int
     index: int
     sentence: Sentence
-    lexical: float
-    context: float
-    typed: float
-    similarity: float
+    row: int = 0
     score: float = 0.0
+
+
+@dataclass
+class Candidates:
+    """Every sentence of the candidate articles with its features, and the question's facts."""
+
+    question: str
+    hits: list[ArticleHit]
+    items: list[Scored]
+    features: np.ndarray
+    """One row per item, columns SENTENCE_FEATURES."""
+    key_cover: list[float]
+    """Per candidate article: share of the question's names and numbers it holds."""
+    weights: dict[str, float]
+    """The question's terms and their weights (ExtractiveAnswerer.weights)."""
+    words: list[set[str]]
+    """Per row, the sentence's terms."""
+
+    def cover(self, items: list[Scored]) -> float:
+        """Share of the question's weight the sentences hold together."""
+        found = set().union(*(self.words[item.row] for item in items))
+        return sum(w for t, w in self.weights.items() if t in found) / sum(self.weights.values())
+
+
+@dataclass
+class Selection:
+    """The candidates in score order, the sentences chosen for the answer, and the decision's
+    features."""
+
+    pool: list[Scored]
+    chosen: list[Scored]
+    decision: np.ndarray
 
 
 class ExtractiveAnswerer:
@@ -82,6 +156,8 @@ class ExtractiveAnswerer:
         stored: Stored,
         embed: Embed,
         min_similarity: float,
+        model: AnswerModel | None = None,
+        similarities: bool = True,
     ) -> None:
         self.vocabulary = vocabulary
         self.stored = stored
@@ -89,6 +165,19 @@ class ExtractiveAnswerer:
         """Embeds the sentences of an article indexed without sentence vectors."""
         self.min_similarity = min_similarity
         """Below this cosine similarity of question and best chunk, nothing is on topic."""
+        self._model = model
+        self.similarities = similarities
+        """The embedder's similarities mean something (not so for the test embedder); when
+        they do not, or there is no question vector, the features read from them are left
+        out (set to their fitted means)."""
+
+    @property
+    def model(self) -> AnswerModel:
+        """The fitted models (scorer.json unless given), read when first needed."""
+        if self._model is None:
+            self._model = load_model()
+            self._model.check(SENTENCE_FEATURES, DECISION_FEATURES)
+        return self._model
 
     def weights(self, question: str) -> dict[str, float]:
         """Question terms and how much each counts: IDF; names and numbers the corpus lacks count
@@ -112,20 +201,62 @@ class ExtractiveAnswerer:
         query_vector: Sequence[float] | None = None,
     ) -> Answer:
         """The answer to `question` from retrieved articles `hits` whose full `texts` are given."""
+        return self.assess(question, hits, texts, top_k, query_vector)[0]
+
+    def assess(
+        self,
+        question: str,
+        hits: list[ArticleHit],
+        texts: dict[str, str],
+        top_k: int,
+        query_vector: Sequence[float] | None = None,
+    ) -> tuple[Answer, float]:
+        """The answer and the confidence (0..1) that the articles answer the question."""
+        candidates = self.candidates(question, hits, texts, query_vector)
+        if candidates is None:
+            return refusal(question), 0.0
+        model = self.model
+        known = self.similarities and query_vector is not None
+        features = candidates.features
+        if not known:
+            features = model.sentence.without(features, SIMILARITY_FEATURES)
+        selection = select(candidates, model.sentence.logit(features))
+        decision = selection.decision[None, :]
+        if not known:
+            decision = model.decision.without(decision, SIMILARITY_DECISION)
+        confidence = float(model.decision.probability(decision)[0])
+        best = candidates.hits[selection.pool[0].article]
+        if best.dense < self.min_similarity or confidence < model.threshold:
+            return refusal(question), confidence
+        answer = compose(question, candidates.hits, selection.pool, selection.chosen, top_k)
+        return answer, confidence
+
+    def candidates(
+        self,
+        question: str,
+        hits: list[ArticleHit],
+        texts: dict[str, str],
+        query_vector: Sequence[float] | None = None,
+    ) -> Candidates | None:
+        """The sentences of the best articles and their features (SENTENCE_FEATURES); None
+        when there is nothing to choose from."""
         hits = collapse_copies([h for h in hits if h.article_id in texts], texts)
         weights = self.weights(question)
         if not hits or not weights:
-            return refusal(question)
+            return None
         total = sum(weights.values())
         kind = answer_type(question)
         asked_for = set(terms(" ".join(focus_nouns(question))))
+        named = key_terms(question)
+        outcome = asks_outcome(question)
 
         def coverage(words: set[str]) -> float:
             return sum(w for t, w in weights.items() if t in words) / total
 
-        pool: list[Scored] = []
-        article_cover: list[float] = []
-        top_score = hits[0].score or 1.0
+        items: list[Scored] = []
+        rows: list[list[float]] = []
+        row_words: list[set[str]] = []
+        key_cover: list[float] = []
         candidates = hits[:CANDIDATE_ARTICLES]
         stored = self.stored([hit.article_id for hit in candidates])
         for a, hit in enumerate(candidates):
@@ -139,52 +270,60 @@ class ExtractiveAnswerer:
                 else np.zeros(len(sentences))
             )
             words = [set(terms(s.text)) for s in sentences]
-            article_cover.append(coverage(title_terms.union(*words)))
+            everything = title_terms.union(*words)
+            cover = coverage(everything)
+            key_cover.append(len(named & everything) / len(named) if named else 1.0)
             local = local_weights(weights, words, asked_for)
             local_total = sum(local.values()) or 1.0
-
-            def salience(
-                found: set[str], local: dict[str, float] = local, total: float = local_total
-            ) -> float:
-                return sum(w for t, w in local.items() if t in found) / total
-
-            relevance = hit.score / top_score
+            lexicals = [
+                sum(w for t, w in local.items() if t in found) / local_total for found in words
+            ]
+            asked = set(weights)
             for i, sentence in enumerate(sentences):
-                near = words[i].union(*(words[j] for j in (i - 1, i + 1) if 0 <= j < len(words)))
-                item = Scored(
-                    a,
-                    i,
-                    sentence,
-                    lexical=salience(words[i]),
-                    context=coverage(near | title_terms),
-                    typed=holds(sentence.text, kind, question),
-                    similarity=float(similarity[i]),
+                around = [j for j in (i - 1, i + 1) if 0 <= j < len(words)]
+                near = words[i].union(*(words[j] for j in around))
+                lexical = lexicals[i]
+                typed = holds(sentence.text, kind, question)
+                number = typed if kind in NUMBER_KINDS else 0.0
+                items.append(Scored(a, i, sentence, row=len(rows)))
+                row_words.append(words[i])
+                rows.append(
+                    [
+                        lexical,
+                        coverage(words[i]),
+                        coverage(near | title_terms),
+                        lexical,
+                        float(similarity[i]),
+                        float(similarity[i]),
+                        max((float(similarity[j]) for j in around), default=0.0),
+                        lexicals[i - 1] if i > 0 else 0.0,
+                        lexicals[i + 1] if i + 1 < len(lexicals) else 0.0,
+                        len(words[i] - asked) / max(len(words[i]), 1),
+                        number,
+                        typed if kind in NAME_KINDS else 0.0,
+                        typed if kind == "reason" else 0.0,
+                        float(number > 0 and lexical > 0),
+                        float(
+                            kind in NUMBER_KINDS
+                            and lexical > 0
+                            and holds(sentence.text, "count", question) > 0
+                        ),
+                        1 / (1 + a),
+                        hit.dense,
+                        cover,
+                        1 / (1 + i),
+                        float(i == 0),
+                        math.log1p(len(sentence.text)),
+                        float(outcome and looks_ahead(sentence.text)),
+                    ]
                 )
-                item.score = (
-                    1.0 * item.lexical
-                    + 0.3 * item.context
-                    + 0.6 * item.typed
-                    + 0.4 * relevance
-                    + 0.05 / (1 + i)
-                    - 0.3 * (len(sentence.text) > 350)
-                    + SIMILARITY_WEIGHT * item.similarity
-                )
-                pool.append(item)
-        if not pool:
-            return refusal(question)
-        pool.sort(key=lambda s: s.score, reverse=True)
-        best = pool[0]
-        chosen = self.choose(pool)
-        hit = hits[best.article]
-        evidence = Evidence(
-            kind=kind,
-            chosen=chosen,
-            cover=article_cover[best.article],
-            dense=hit.dense,
-        )
-        if self.refuse(question, evidence):
-            return refusal(question)
-        return compose(question, hits, pool, chosen, top_k)
+        if not items:
+            return None
+        features = np.asarray(rows, dtype=np.float64)
+        for gap in ("lexical_gap", "similarity_gap"):
+            column = features[:, COLUMN[gap]]
+            features[:, COLUMN[gap]] = column - column.max()
+        return Candidates(question, hits, items, features, key_cover, weights, row_words)
 
     def sentence_vectors(self, text: str) -> SentenceVectors:
         """Sentence vectors of an article indexed without them, made now."""
@@ -197,8 +336,9 @@ class ExtractiveAnswerer:
     @staticmethod
     def choose(pool: list[Scored]) -> list[Scored]:
         """The best sentence, then the next best of the same article (among the top five) as
-        long as all fit in MAX_ANSWER_CHARS, up to MAX_SENTENCES: the answer to a news
-        question often spans a few sentences."""
+        long as all fit in MAX_ANSWER_CHARS, up to MAX_SENTENCES, if they are likely enough to
+        hold the answer (scores are log-odds): the answer to a news question often spans a few
+        sentences."""
         best = pool[0]
         chosen = [best]
         length = len(best.sentence.text)
@@ -206,40 +346,47 @@ class ExtractiveAnswerer:
             if len(chosen) == MAX_SENTENCES:
                 break
             fits = length + len(other.sentence.text) <= MAX_ANSWER_CHARS
-            if other.article == best.article and fits:
+            likely = other.score >= MIN_ADDED_LOGIT
+            if other.article == best.article and fits and likely:
                 chosen.append(other)
                 length += len(other.sentence.text)
         return chosen
 
-    def refuse(self, question: str, evidence: Evidence) -> bool:
-        """True when the evidence does not cover the question: nothing retrieved resembles it,
-        its best article lacks most of its weighted terms, it asks how something turned out
-        and at least half the chosen sentences still look ahead to it, or it asks for a sum,
-        count, share, measure, span or date and no chosen sentence holds one beside the
-        question's own terms."""
-        if evidence.dense < self.min_similarity or evidence.cover < MIN_COVERAGE:
-            return True
-        if asks_outcome(question):
-            ahead = sum(looks_ahead(item.sentence.text) for item in evidence.chosen)
-            if 2 * ahead >= len(evidence.chosen):
-                return True
-        if evidence.kind in TYPED_KINDS:
-            # the sum must share a sentence with one of the question's own terms (a weight
-            # share would fail "the roof cost €6m" once "cost" is common in the corpus)
-            return not any(item.typed and item.lexical > 0 for item in evidence.chosen)
-        return False
 
-
-@dataclass
-class Evidence:
-    """What the answer would rest on, for deciding whether to give it."""
-
-    kind: str
-    chosen: list[Scored]
-    cover: float
-    """Share of the question's weighted terms found in the best article and its title."""
-    dense: float
-    """Cosine similarity of the question and the best article's nearest chunk."""
+def select(candidates: Candidates, logits: np.ndarray) -> Selection:
+    """Rank the candidates by their scores (sentence log-odds), choose the answer's sentences
+    and gather the evidence the decision to answer rests on (DECISION_FEATURES)."""
+    for item in candidates.items:
+        item.score = float(logits[item.row])
+    pool = sorted(candidates.items, key=lambda s: s.score, reverse=True)
+    chosen = ExtractiveAnswerer.choose(pool)
+    f = candidates.features
+    best = pool[0]
+    second = pool[1].score if len(pool) > 1 else best.score
+    kind = answer_type(candidates.question)
+    wants_number = kind in NUMBER_KINDS
+    held = any(f[c.row, COLUMN["typed_with_term"]] > 0 for c in chosen)
+    numbered = any(f[c.row, COLUMN["any_number"]] > 0 for c in chosen)
+    ahead = sum(f[c.row, COLUMN["looks_ahead"]] for c in chosen) / len(chosen)
+    decision = np.array(
+        [
+            best.score,
+            best.score - second,
+            f[best.row, COLUMN["lexical"]],
+            f[best.row, COLUMN["overlap"]],
+            f[best.row, COLUMN["similarity"]],
+            candidates.cover(chosen),
+            f[best.row, COLUMN["article_cover"]],
+            candidates.key_cover[best.article],
+            f[best.row, COLUMN["article_dense"]],
+            float(wants_number),
+            float(wants_number and not held),
+            float(wants_number and not numbered),
+            ahead,
+        ],
+        dtype=np.float64,
+    )
+    return Selection(pool, chosen, decision)
 
 
 def local_weights(

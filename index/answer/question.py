@@ -1,5 +1,5 @@
 """What a question asks for (a sum of money, a count, a date, a person, a reason…) and whether a
-sentence holds such a thing. Plain patterns over English; no model."""
+sentence holds such a thing. Patterns over English; currency names come from CLDR (Babel)."""
 
 from __future__ import annotations
 
@@ -17,15 +17,43 @@ MONTHS = (
 )
 WEEKDAYS = "monday|tuesday|wednesday|thursday|friday|saturday|sunday"
 
-PATTERNS: dict[str, re.Pattern[str]] = {
-    "money": re.compile(
-        r"[$£€¥]\s?\d|\b[A-Z]{1,3}\$\s?\d|"
-        r"\b(a|\d[\d,.]*\s?(m|bn|k|million|billion|trillion)?)\s+(pounds?|dollars?|euros?|yen|"
-        r"cents?|pence|francs?|rupees?|yuan|roubles?|rubles?|sterling)\b",
+SCALES = r"m|bn|k|mln|bln|million|millions|billion|billions|trillion|thousand"
+"""Multipliers written after a number, spelled out or abbreviated (Reuters: "2.8 mln dlrs")."""
+MINOR_AND_WIRE = r"cents?|cts|pence|p|dlrs|stg|sterling"
+"""Money words CLDR lacks: minor units, and newswire abbreviations of dollars and sterling."""
+
+
+@lru_cache(maxsize=1)
+def currency_words() -> str:
+    """Every currency's name word, singular and plural, from CLDR's English names (Babel):
+    dollar(s), krone, kroner, yen, rupiah…, as a regex alternation."""
+    from babel import Locale
+    from babel.numbers import get_currency_name
+
+    words = {
+        get_currency_name(code, count=count, locale="en").split()[-1].lower()
+        for code, name in Locale("en").currencies.items()
+        if not code.startswith("X") and not re.search(r"\(|\bunit|\bvalue", name, re.I)
+        for count in (1, 2)
+    }
+    return "|".join(sorted(map(re.escape, words), key=len, reverse=True))
+
+
+@lru_cache(maxsize=1)
+def money_pattern() -> re.Pattern[str]:
+    """A sum of money: a currency symbol or code before a number, or a number (with its scale)
+    before a currency word."""
+    return re.compile(
+        r"[$£€¥]\s?\d|(?-i:\b[A-Z]{1,3}\$\s?\d|\b[A-Z]{3}\s?\d)|"
+        rf"\b(a|\d[\d,./-]*|{NUMBER_WORDS})\s?(({SCALES})\s+)?"
+        rf"({currency_words()}|{MINOR_AND_WIRE})\b",
         re.I,
-    ),
+    )
+
+
+PATTERNS: dict[str, re.Pattern[str]] = {
     "percent": re.compile(
-        r"\d\s?(%|per ?cent\b|percent\b|percentage points?\b)|"
+        r"\d\s?(%|per ?cent\b|percent\b|pct\b|percentage points?\b)|"
         rf"\b({NUMBER_WORDS}|a|\d+) (in|out of) (every )?({NUMBER_WORDS}|\d+)\b|"
         r"\b(half|a third|a quarter|two thirds|three quarters|majority|minority)\b",
         re.I,
@@ -123,8 +151,8 @@ def holds(sentence: str, kind: str, question: str) -> float:
     """How far a sentence holds the kind of thing the question asks for, beyond the question's
     own words: 1.0 for a sum, count, date or reason; for names, the share of the names wanted
     (one, or three when the question asks for a plural: "which countries")."""
-    if kind in PATTERNS:
-        pattern = PATTERNS[kind]
+    if kind in PATTERNS or kind == "money":
+        pattern = money_pattern() if kind == "money" else PATTERNS[kind]
         asked = {m.group(0).lower() for m in pattern.finditer(question)}
         return float(any(m.group(0).lower() not in asked for m in pattern.finditer(sentence)))
     if kind in ("person", "entity"):
