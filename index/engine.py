@@ -16,7 +16,7 @@ from index.answer.llm import LLMAnswerer
 from index.answer.models import NOT_FOUND, Answer
 from index.articles import Article
 from index.config import Settings
-from index.embeddings import TEST_MODEL, build_embedder
+from index.embeddings import TEST_MODEL, LazyEmbedding
 from index.errors import InvalidQuestion
 from index.lexical import KeywordIndexCache
 from index.retrieval import Filters, HybridRetriever
@@ -27,13 +27,17 @@ MAX_QUESTION_CHARS = 2000
 
 
 class Engine:
-    """Everything loaded once: embedding model, Chroma collections, keyword index, answerer."""
+    """Everything loaded once: Chroma collections, keyword index, answerer, and the embedding
+    model when something is first embedded (a server embeds a probe at start-up instead)."""
 
     def __init__(self, settings: Settings, embedder: BaseEmbedding | None = None) -> None:
         self.settings = settings
-        self.embedder = embedder or build_embedder(settings)
-        dim = len(self.embedder.get_query_embedding("dimension probe"))
-        self.store = Store(settings, settings.embed_model, dim)
+        self.embedder = embedder or LazyEmbedding(settings)  # loads at the first embedding
+        self.store = Store(
+            settings,
+            settings.embed_model,
+            lambda: len(self.embedder.get_query_embedding("dimension probe")),
+        )
         self.indexer = Indexer(settings, self.store, self.embedder)
         self.keywords = KeywordIndexCache(self.store, settings.data_dir / "keyword-index")
         self.indexer.on_change.append(self.keywords.changed)

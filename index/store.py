@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -135,14 +135,27 @@ class Store:
     The chunk collection records the embedding model that built it.
     """
 
-    def __init__(self, settings: Settings, model_name: str, dim: int) -> None:
+    def __init__(self, settings: Settings, model_name: str, dim: Callable[[], int]) -> None:
+        """Open (or create) the collections. `dim` gives the model's vector size, recorded by
+        a new chunk collection: it is called only then (it may load the model)."""
+        from chromadb.errors import NotFoundError
         from llama_index.vector_stores.chroma import ChromaVectorStore
 
         self.settings = settings
         self.client = connect(settings)
-        wanted = {"embed_model": model_name, "dim": dim, "schema": SCHEMA_VERSION}
         try:
-            self.chunks = self.client.get_or_create_collection(
+            chunks = self.client.get_collection(settings.collection, embedding_function=None)
+        except NotFoundError:
+            chunks = None
+        except Exception as exc:
+            raise StoreUnavailable(f"cannot open the Chroma collection: {exc}") from exc
+        # a new index records the model that builds it (asked for outside the try: loading
+        # the model fails with its own error)
+        wanted = (
+            None if chunks else {"embed_model": model_name, "dim": dim(), "schema": SCHEMA_VERSION}
+        )
+        try:
+            self.chunks = chunks or self.client.get_or_create_collection(
                 settings.collection,
                 embedding_function=None,
                 metadata=wanted,

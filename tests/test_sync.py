@@ -113,8 +113,11 @@ def test_model_mismatch_is_refused(fake_settings: Settings, corpus: Path) -> Non
     Engine(fake_settings).sync([corpus])
     from index.store import Store
 
+    def unasked() -> int:
+        raise AssertionError("an existing index needs no vector size (nor the model)")
+
     with pytest.raises(ModelMismatch, match="built with embedding model 'test-hash'"):
-        Store(fake_settings, "some-other-model", 256)
+        Store(fake_settings, "some-other-model", unasked)
 
 
 def _hold_lock(data_dir: str, ready, release) -> None:  # type: ignore[no-untyped-def]
