@@ -37,12 +37,17 @@ err = Console(stderr=True)
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
 
 
-def open_engine(settings: Settings):  # type: ignore[no-untyped-def]
-    """Load the engine (model, index) with a spinner on a terminal."""
+def open_engine(settings: Settings, with_model: bool = False):  # type: ignore[no-untyped-def]
+    """Open the engine with a spinner on a terminal. The embedding model loads when something
+    is first embedded, or now `with_model`."""
     from index.engine import Engine
 
-    with err.status("Loading the embedding model and index…", spinner="dots"):
-        return Engine(settings)
+    label = "Loading the embedding model and index…" if with_model else "Opening the index…"
+    with err.status(label, spinner="dots"):
+        engine = Engine(settings)
+        if with_model:
+            engine.embedder.get_query_embedding("warm-up")
+        return engine
 
 
 @contextmanager
@@ -125,7 +130,7 @@ def ask(
     On an empty index, the seed articles (seeds/) are indexed first.
     """
     settings = Settings()
-    engine = open_engine(settings)
+    engine = open_engine(settings, with_model=True)
     seeded = engine.seed_if_empty()
     if seeded is not None and not as_json:
         err.print(f"[dim]Index was empty: indexed {seeded.added} seed article(s) first.[/]")
@@ -181,7 +186,7 @@ def evaluate(
 
     good = load_questions(questions)
     bad = load_questions(unanswerable) if unanswerable else []
-    engine = open_engine(Settings())
+    engine = open_engine(Settings(), with_model=True)  # not in the first question's latency
     with progress_bar(sys.stderr.isatty() and not as_json, label="Asking") as update:
         report = Evaluator(engine).run(good, bad, update)  # type: ignore[arg-type]
     if as_json:

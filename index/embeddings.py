@@ -131,7 +131,7 @@ class LazyEmbedding(BaseEmbedding):
     for: opening the index, a sync with nothing to embed and `stats` never import torch."""
 
     _settings: Settings = PrivateAttr()
-    _model: HashEmbedding | SentenceTransformerEmbedding | None = PrivateAttr(default=None)
+    _loaded: HashEmbedding | SentenceTransformerEmbedding | None = PrivateAttr(default=None)
     _loading: threading.Lock = PrivateAttr(default_factory=threading.Lock)
 
     def __init__(self, settings: Settings) -> None:
@@ -148,9 +148,9 @@ class LazyEmbedding(BaseEmbedding):
     def model(self) -> HashEmbedding | SentenceTransformerEmbedding:
         """The embedding model proper, loaded on first use (once, whichever thread asks)."""
         with self._loading:
-            if self._model is None:
-                self._model = build_embedder(self._settings)
-            return self._model
+            if self._loaded is None:
+                self._loaded = build_embedder(self._settings)
+            return self._loaded
 
     def _get_query_embedding(self, query: str) -> list[float]:
         return self.model.get_query_embedding(query)
