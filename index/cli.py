@@ -7,7 +7,7 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -24,6 +24,9 @@ from rich.table import Table
 
 from index.config import Settings
 from index.errors import NewsdeskError
+
+if TYPE_CHECKING:
+    from index.store import Store
 
 app = typer.Typer(
     help="Newsdesk: ask questions about news articles and get answers with verbatim citations.",
@@ -48,6 +51,20 @@ def open_engine(settings: Settings, with_model: bool = False):  # type: ignore[n
         if with_model:
             engine.embedder.get_query_embedding("warm-up")
         return engine
+
+
+def open_store(settings: Settings) -> Store:
+    """Open the index alone, without the engine (nor LlamaIndex), with a spinner on a
+    terminal. A new index records its model's vector size: only then is the model loaded."""
+    from index.store import Store
+
+    def dimension() -> int:
+        from index.embeddings import build_embedder, vector_size
+
+        return vector_size(build_embedder(settings))
+
+    with err.status("Opening the index…", spinner="dots"):
+        return Store(settings, settings.embed_model, dimension)
 
 
 @contextmanager
@@ -150,8 +167,7 @@ def ask(
 @app.command()
 def stats(as_json: JsonFlag = False) -> None:
     """Show how many articles and chunks are indexed, from which sources, with which model."""
-    engine = open_engine(Settings())
-    info = engine.stats()
+    info = open_store(Settings()).stats()
     if as_json:
         out.print_json(json.dumps(info))
         return

@@ -76,6 +76,11 @@ def build_embedder(settings: Settings) -> HashEmbedding | SentenceTransformerEmb
         ) from exc
 
 
+def vector_size(embedder: BaseEmbedding) -> int:
+    """The length of the embedder's vectors (it embeds a probe: a lazy model loads)."""
+    return len(embedder.get_query_embedding("dimension probe"))
+
+
 def quiet_model_loading() -> None:
     """Silence transformers' per-load progress bars and advisory warnings."""
     import transformers

@@ -94,6 +94,7 @@ def test_model_loads_only_when_something_is_embedded(tmp_path: Path, corpus: Pat
     assert "torch" in imported(["ingest", str(corpus)], data)  # embeds: loads the model
     for args in (["ingest", str(corpus)], ["stats"], ["--help"]):
         assert "torch" not in imported(args, data), args
+    assert "llama_index.core" not in imported(["stats"], data)  # it reads the store alone
     bridge = corpus / "world/harbour-bridge.txt"
     bridge.write_text(bridge.read_text().replace("84 million", "91 million"))
     assert "torch" in imported(["ingest", str(corpus)], data)
