@@ -146,22 +146,21 @@ class Store:
         self.client = connect(settings)
         try:
             chunks = self.client.get_collection(settings.collection, embedding_function=None)
-        except NotFoundError:
+        except NotFoundError:  # a new index: it records the model that builds it
             chunks = None
         except Exception as exc:
             raise StoreUnavailable(f"cannot open the Chroma collection: {exc}") from exc
-        # a new index records the model that builds it (asked for outside the try: loading
-        # the model fails with its own error)
-        wanted = (
-            None if chunks else {"embed_model": model_name, "dim": dim(), "schema": SCHEMA_VERSION}
-        )
+        if chunks is None:  # `dim()` out of the try below: a model fails with its own error
+            wanted = {"embed_model": model_name, "dim": dim(), "schema": SCHEMA_VERSION}
         try:
-            self.chunks = chunks or self.client.get_or_create_collection(
-                settings.collection,
-                embedding_function=None,
-                metadata=wanted,
-                configuration={"hnsw": {"space": "cosine"}},
-            )
+            if chunks is None:
+                chunks = self.client.get_or_create_collection(
+                    settings.collection,
+                    embedding_function=None,
+                    metadata=wanted,
+                    configuration={"hnsw": {"space": "cosine"}},
+                )
+            self.chunks = chunks
             self.articles = self.client.get_or_create_collection(
                 f"{settings.collection}-articles", embedding_function=None
             )
