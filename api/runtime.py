@@ -75,7 +75,11 @@ class Runtime:
                     engine = await anyio.to_thread.run_sync(
                         Engine, self.settings, abandon_on_cancel=True
                     )
-                    # Load (or build) the keyword index now, not in the first question.
+                    # Load the model and the keyword index (or build it) now, not in the
+                    # first question.
+                    await anyio.to_thread.run_sync(
+                        engine.embedder.get_query_embedding, "warm-up", abandon_on_cancel=True
+                    )
                     await anyio.to_thread.run_sync(engine.keywords.get, abandon_on_cancel=True)
                 if not self.settings.chroma_url:
                     engine.claim_writer()

@@ -90,7 +90,7 @@ def embedding_floor(engine: object, sources: list[Path]) -> tuple[float, int]:
                     for n in nodes
                 ]
             )
-    model = engine.embedder._model  # the sentence-transformers model itself, no LlamaIndex
+    model = engine.embedder.model._model  # the sentence-transformers model itself, no LlamaIndex
     started = time.perf_counter()
     for group in texts:  # encode() sorts a group by length, then embeds it batch by batch
         model.encode(group, batch_size=engine.settings.embed_batch_size)

@@ -84,7 +84,8 @@ class IndexStats(BaseModel):
 
 def open_engine(settings: Settings) -> Engine:
     """Load the engine as `newsdesk serve` does: own the embedded index (the one writer), index
-    the seed articles into an empty one, and build the keyword index before the first question."""
+    the seed articles into an empty one, and load the model and build the keyword index before
+    the first question."""
     from index.engine import Engine
 
     engine = Engine(settings)
@@ -92,6 +93,7 @@ def open_engine(settings: Settings) -> Engine:
         if not settings.chroma_url:
             engine.claim_writer()
         engine.seed_if_empty()
+        engine.embedder.get_query_embedding("warm-up")
         engine.keywords.get()
     except BaseException:
         engine.close()

@@ -7,7 +7,7 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -25,6 +25,9 @@ from rich.table import Table
 from index.config import Settings
 from index.errors import NewsdeskError
 
+if TYPE_CHECKING:
+    from index.store import Store
+
 app = typer.Typer(
     help="Newsdesk: ask questions about news articles and get answers with verbatim citations.",
     no_args_is_help=True,
@@ -37,12 +40,31 @@ err = Console(stderr=True)
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
 
 
-def open_engine(settings: Settings):  # type: ignore[no-untyped-def]
-    """Load the engine (model, index) with a spinner on a terminal."""
+def open_engine(settings: Settings, with_model: bool = False):  # type: ignore[no-untyped-def]
+    """Open the engine with a spinner on a terminal. The embedding model loads when something
+    is first embedded, or now `with_model`."""
     from index.engine import Engine
 
-    with err.status("Loading the embedding model and index…", spinner="dots"):
-        return Engine(settings)
+    label = "Loading the embedding model and index…" if with_model else "Opening the index…"
+    with err.status(label, spinner="dots"):
+        engine = Engine(settings)
+        if with_model:
+            engine.embedder.get_query_embedding("warm-up")
+        return engine
+
+
+def open_store(settings: Settings) -> Store:
+    """Open the index alone, without the engine (nor LlamaIndex), with a spinner on a
+    terminal. A new index records its model's vector size: only then is the model loaded."""
+    from index.store import Store
+
+    def dimension() -> int:
+        from index.embeddings import build_embedder, vector_size
+
+        return vector_size(build_embedder(settings))
+
+    with err.status("Opening the index…", spinner="dots"):
+        return Store(settings, settings.embed_model, dimension)
 
 
 @contextmanager
@@ -125,7 +147,7 @@ def ask(
     On an empty index, the seed articles (seeds/) are indexed first.
     """
     settings = Settings()
-    engine = open_engine(settings)
+    engine = open_engine(settings, with_model=True)
     seeded = engine.seed_if_empty()
     if seeded is not None and not as_json:
         err.print(f"[dim]Index was empty: indexed {seeded.added} seed article(s) first.[/]")
@@ -145,8 +167,7 @@ def ask(
 @app.command()
 def stats(as_json: JsonFlag = False) -> None:
     """Show how many articles and chunks are indexed, from which sources, with which model."""
-    engine = open_engine(Settings())
-    info = engine.stats()
+    info = open_store(Settings()).stats()
     if as_json:
         out.print_json(json.dumps(info))
         return
@@ -200,7 +221,7 @@ def evaluate(
         raise NewsdeskError(f"--half must be one of {', '.join(HALVES)}, not {halves!r}")
     good = [q for path in questions for q in load_questions(path)]
     bad = [q for path in unanswerable or [] for q in load_questions(path)]
-    engine = open_engine(Settings())
+    engine = open_engine(Settings(), with_model=True)  # not in the first question's latency
     with progress_bar(sys.stderr.isatty() and not as_json, label="Asking") as update:
         outcomes = Evaluator(engine).run(good, bad, update)  # type: ignore[arg-type]
     parts = {

@@ -6,14 +6,20 @@ import hashlib
 import math
 import os
 import re
+import threading
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 from llama_index.core.embeddings import BaseEmbedding
+from pydantic import PrivateAttr
 
 from index.config import BUNDLED_MODEL, Settings
 from index.errors import ConfigError
 from index.sentence_vectors import Pooled, Spans
+
+if TYPE_CHECKING:
+    from index.transformer_embedding import SentenceTransformerEmbedding
 
 TEST_MODEL = "test-hash"
 """A deterministic bag-of-words embedder for fast unit tests; not for real use."""
@@ -45,8 +51,8 @@ def model_location(name: str) -> str:
     return str(Path(name).expanduser()) if Path(name).expanduser().exists() else name
 
 
-def build_embedder(settings: Settings) -> BaseEmbedding:
-    """The LlamaIndex embedding model the settings ask for, loaded once by the caller."""
+def build_embedder(settings: Settings) -> HashEmbedding | SentenceTransformerEmbedding:
+    """The LlamaIndex embedding model the settings ask for, loaded now (see LazyEmbedding)."""
     if settings.embed_model == TEST_MODEL:
         return HashEmbedding(embed_batch_size=settings.embed_batch_size)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -68,6 +74,11 @@ def build_embedder(settings: Settings) -> BaseEmbedding:
             f"cannot load embedding model {settings.embed_model!r}: give a local path or a "
             "sentence-transformers model already in the local cache (nothing is downloaded)"
         ) from exc
+
+
+def vector_size(embedder: BaseEmbedding) -> int:
+    """The length of the embedder's vectors (it embeds a probe: a lazy model loads)."""
+    return len(embedder.get_query_embedding("dimension probe"))
 
 
 def quiet_model_loading() -> None:
@@ -118,3 +129,54 @@ class HashEmbedding(BaseEmbedding):
             for text, text_spans in zip(texts, spans, strict=True)
         ]
         return [self._vector(text) for text in texts], pooled
+
+
+class LazyEmbedding(BaseEmbedding):
+    """The settings' embedding model, built by `build_embedder` on the first embedding asked
+    for: opening the index, a sync with nothing to embed and `stats` never import torch."""
+
+    _settings: Settings = PrivateAttr()
+    _loaded: HashEmbedding | SentenceTransformerEmbedding | None = PrivateAttr(default=None)
+    _loading: threading.Lock = PrivateAttr(default_factory=threading.Lock)
+
+    def __init__(self, settings: Settings) -> None:
+        super().__init__(
+            model_name=settings.embed_model, embed_batch_size=settings.embed_batch_size
+        )
+        self._settings = settings
+
+    @classmethod
+    def class_name(cls) -> str:
+        return "LazyEmbedding"
+
+    @property
+    def model(self) -> HashEmbedding | SentenceTransformerEmbedding:
+        """The embedding model proper, loaded on first use (once, whichever thread asks)."""
+        with self._loading:
+            if self._loaded is None:
+                self._loaded = build_embedder(self._settings)
+            return self._loaded
+
+    def _get_query_embedding(self, query: str) -> list[float]:
+        return self.model.get_query_embedding(query)
+
+    async def _aget_query_embedding(self, query: str) -> list[float]:
+        return await self.model.aget_query_embedding(query)
+
+    def _get_text_embedding(self, text: str) -> list[float]:
+        return self.model.get_text_embedding(text)
+
+    async def _aget_text_embedding(self, text: str) -> list[float]:
+        return await self.model.aget_text_embedding(text)
+
+    def _get_text_embeddings(self, texts: list[str]) -> list[list[float]]:
+        return self.model.get_text_embedding_batch(texts)
+
+    async def _aget_text_embeddings(self, texts: list[str]) -> list[list[float]]:
+        return await self.model.aget_text_embedding_batch(texts)
+
+    def embed_with_spans(
+        self, texts: list[str], spans: list[Spans]
+    ) -> tuple[list[list[float]], list[Pooled]]:
+        """The model's `embed_with_spans` (index.sentence_vectors)."""
+        return self.model.embed_with_spans(texts, spans)

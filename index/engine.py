@@ -16,7 +16,7 @@ from index.answer.llm import LLMAnswerer
 from index.answer.models import NOT_FOUND, Answer
 from index.articles import Article
 from index.config import Settings
-from index.embeddings import TEST_MODEL, build_embedder
+from index.embeddings import TEST_MODEL, LazyEmbedding, vector_size
 from index.errors import InvalidQuestion
 from index.lexical import KeywordIndexCache
 from index.retrieval import ArticleHit, Filters, HybridRetriever
@@ -27,13 +27,13 @@ MAX_QUESTION_CHARS = 2000
 
 
 class Engine:
-    """Everything loaded once: embedding model, Chroma collections, keyword index, answerer."""
+    """Everything loaded once: Chroma collections, keyword index, answerer, and the embedding
+    model when something is first embedded (a server embeds a probe at start-up instead)."""
 
     def __init__(self, settings: Settings, embedder: BaseEmbedding | None = None) -> None:
         self.settings = settings
-        self.embedder = embedder or build_embedder(settings)
-        dim = len(self.embedder.get_query_embedding("dimension probe"))
-        self.store = Store(settings, settings.embed_model, dim)
+        self.embedder = embedder or LazyEmbedding(settings)  # loads at the first embedding
+        self.store = Store(settings, settings.embed_model, lambda: vector_size(self.embedder))
         self.indexer = Indexer(settings, self.store, self.embedder)
         self.keywords = KeywordIndexCache(self.store, settings.data_dir / "keyword-index")
         self.indexer.on_change.append(self.keywords.changed)
@@ -142,23 +142,12 @@ class Engine:
 
     def stats(self) -> dict[str, Any]:
         """Articles, chunks, sources, model and where the index lives."""
-        return {
-            **self.store.counts(),
-            **self._summary(),
-            "model": self.settings.embed_model,
-            "index": self.store.location,
-            "data_dir": str(self.settings.data_dir),
-        }
+        return self.store.stats(self._summary())
 
     def _summary(self) -> dict[str, Any]:
         """Articles per origin and the last sync time: a read of every record, so done once
         per index generation."""
         generation = self.store.generation
         if self._record_summary is None or self._record_summary[0] != generation:
-            records = self.store.records()
-            origins: dict[str, int] = {}
-            for meta in records.values():
-                origins[meta.get("origin", "?")] = origins.get(meta.get("origin", "?"), 0) + 1
-            last = max((m.get("indexed_at", "") for m in records.values()), default="") or None
-            self._record_summary = (generation, {"sources": origins, "last_sync": last})
+            self._record_summary = (generation, self.store.summary())
         return self._record_summary[1]

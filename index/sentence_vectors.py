@@ -17,12 +17,14 @@ import bisect
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
-from llama_index.core.schema import MetadataMode, TextNode
 
 from index.answer.sentences import Sentence
+
+if TYPE_CHECKING:  # the store reads sentence vectors without loading LlamaIndex
+    from llama_index.core.schema import TextNode
 
 Spans = list[tuple[int, int]]
 
@@ -114,6 +116,8 @@ def plan_spans(sentences: list[list[Sentence]], nodes: list[list[TextNode]]) -> 
     """Place the articles' sentences (`sentences[i]` of the text `nodes[i]` were cut from, by
     `split_sentences`) in the chunks. Plain Python, so a sync does it off the thread that runs
     the model."""
+    from llama_index.core.schema import MetadataMode
+
     plan = SpanPlan(sentences, [], [], [])
     for a, article_nodes in enumerate(nodes):
         for node in article_nodes:

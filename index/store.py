@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
@@ -17,6 +18,7 @@ from index.sentence_vectors import SentenceVectors
 
 if TYPE_CHECKING:
     from llama_index.core.schema import TextNode
+    from llama_index.vector_stores.chroma import ChromaVectorStore
 
 SCHEMA_VERSION = 1
 PLACEHOLDER_VECTOR = [1.0]
@@ -135,19 +137,30 @@ class Store:
     The chunk collection records the embedding model that built it.
     """
 
-    def __init__(self, settings: Settings, model_name: str, dim: int) -> None:
-        from llama_index.vector_stores.chroma import ChromaVectorStore
+    def __init__(self, settings: Settings, model_name: str, dim: Callable[[], int]) -> None:
+        """Open (or create) the collections. `dim` gives the model's vector size, recorded by
+        a new chunk collection: it is called only then (it may load the model)."""
+        from chromadb.errors import NotFoundError
 
         self.settings = settings
         self.client = connect(settings)
-        wanted = {"embed_model": model_name, "dim": dim, "schema": SCHEMA_VERSION}
         try:
-            self.chunks = self.client.get_or_create_collection(
-                settings.collection,
-                embedding_function=None,
-                metadata=wanted,
-                configuration={"hnsw": {"space": "cosine"}},
-            )
+            chunks = self.client.get_collection(settings.collection, embedding_function=None)
+        except NotFoundError:  # a new index: it records the model that builds it
+            chunks = None
+        except Exception as exc:
+            raise StoreUnavailable(f"cannot open the Chroma collection: {exc}") from exc
+        if chunks is None:  # `dim()` out of the try below: a model fails with its own error
+            wanted = {"embed_model": model_name, "dim": dim(), "schema": SCHEMA_VERSION}
+        try:
+            if chunks is None:
+                chunks = self.client.get_or_create_collection(
+                    settings.collection,
+                    embedding_function=None,
+                    metadata=wanted,
+                    configuration={"hnsw": {"space": "cosine"}},
+                )
+            self.chunks = chunks
             self.articles = self.client.get_or_create_collection(
                 f"{settings.collection}-articles", embedding_function=None
             )
@@ -169,12 +182,38 @@ class Store:
                 f"not {model_name!r}: set NEWSDESK_EMBED_MODEL={built_with} or use a new "
                 "NEWSDESK_DATA_DIR / NEWSDESK_COLLECTION"
             )
-        self.vector_store = ChromaVectorStore(chroma_collection=self.chunks)
+
+    @cached_property
+    def vector_store(self) -> ChromaVectorStore:
+        """The chunk collection as LlamaIndex's vector store (for retrieval)."""
+        from llama_index.vector_stores.chroma import ChromaVectorStore
+
+        return ChromaVectorStore(chroma_collection=self.chunks)
 
     @property
     def location(self) -> str:
         """Where the index lives, for messages and `stats`."""
         return self.settings.chroma_url or str(self.settings.data_dir / "chroma")
+
+    def stats(self, summary: dict[str, Any] | None = None) -> dict[str, Any]:
+        """Articles, chunks, sources, model and where the index lives; `summary` (the sources
+        and the last sync time) is read from the records unless given."""
+        return {
+            **self.counts(),
+            **(self.summary() if summary is None else summary),
+            "model": self.settings.embed_model,
+            "index": self.location,
+            "data_dir": str(self.settings.data_dir),
+        }
+
+    def summary(self) -> dict[str, Any]:
+        """Articles per origin and the last sync time: a read of every record."""
+        records = self.records()
+        origins: dict[str, int] = {}
+        for meta in records.values():
+            origins[meta.get("origin", "?")] = origins.get(meta.get("origin", "?"), 0) + 1
+        last = max((m.get("indexed_at", "") for m in records.values()), default="") or None
+        return {"sources": origins, "last_sync": last}
 
     # ----------------------------------------------------------------- article registry
 

@@ -7,6 +7,7 @@ from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -71,8 +72,13 @@ class Indexer:
         self.settings = settings
         self.store = store
         self.embedder = embedder
-        self.chunker = Chunker(settings.chunk_size, settings.chunk_overlap)
         self.on_change: list[Callable[[], None]] = []
+
+    @cached_property
+    def chunker(self) -> Chunker:
+        """Made when an article is first chunked: its tokenizer takes a while to load, and a
+        sync with nothing to do needs none."""
+        return Chunker(self.settings.chunk_size, self.settings.chunk_overlap)
 
     # ----------------------------------------------------------------- public operations
 

@@ -19,6 +19,8 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from api.app import create_app
 from api.logs import JsonFormatter
+from bot.api_client import open_engine
+from index import embeddings
 from index.answer.models import Answer
 from index.config import Settings
 from index.engine import Engine
@@ -45,6 +47,20 @@ def test_health_is_up_at_once_and_ready_only_once_loaded(fake_settings: Settings
     with running_app(settings) as client:
         ready = client.get("/ready").json()
         assert ready["status"] == "ready" and ready["articles"] == 0
+
+
+def test_the_model_loads_before_ready_not_in_the_first_question(
+    fake_settings: Settings, corpus: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings = api_settings(fake_settings)
+    Engine(settings).sync([corpus])  # an index exists: opening it alone needs no model
+    loads: list[Settings] = []
+    build = embeddings.build_embedder
+    monkeypatch.setattr(embeddings, "build_embedder", lambda s: loads.append(s) or build(s))
+    with running_app(settings):
+        assert len(loads) == 1
+    open_engine(settings).close()  # the bot's in-process API
+    assert len(loads) == 2
 
 
 def test_ready_is_503_when_the_store_cannot_be_reached(

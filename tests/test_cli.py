@@ -13,11 +13,13 @@ import pytest
 pytestmark = pytest.mark.integration
 
 
-def run(args: list[str], data_dir: Path, **env: str) -> subprocess.CompletedProcess[str]:
+def run(
+    args: list[str], data_dir: Path, python: tuple[str, ...] = (), **env: str
+) -> subprocess.CompletedProcess[str]:
     environment = {**os.environ, "NEWSDESK_DATA_DIR": str(data_dir), **env}
     environment.pop("NEWSDESK_CHROMA_URL", None)
     return subprocess.run(
-        [sys.executable, "-m", "index", *args],
+        [sys.executable, *python, "-m", "index", *args],
         capture_output=True,
         text=True,
         env=environment,
@@ -73,6 +75,31 @@ def test_ingest_json_report_and_stats(tmp_path: Path, corpus: Path) -> None:
     stats = json.loads(run(["stats", "--json"], data).stdout)
     assert stats["articles"] == 6
     assert stats["model"] == "all-MiniLM-L6-v2"
+
+
+def imported(args: list[str], data_dir: Path) -> set[str]:
+    """The modules a `newsdesk` command imports (Python's -X importtime report on stderr)."""
+    result = run(args, data_dir, python=("-X", "importtime"))
+    assert result.returncode == 0, result.stderr
+    prefix = "import time:"
+    return {
+        line.rsplit("|", 1)[1].strip()
+        for line in result.stderr.splitlines()
+        if line.startswith(prefix) and not line.endswith("imported package")
+    }
+
+
+def test_model_loads_only_when_something_is_embedded(tmp_path: Path, corpus: Path) -> None:
+    data = tmp_path / "data"
+    assert "torch" in imported(["ingest", str(corpus)], data)  # embeds: loads the model
+    for args in (["ingest", str(corpus)], ["stats"], ["--help"]):
+        assert "torch" not in imported(args, data), args
+    assert "llama_index.core" not in imported(["stats"], data)  # it reads the store alone
+    bridge = corpus / "world/harbour-bridge.txt"
+    bridge.write_text(bridge.read_text().replace("84 million", "91 million"))
+    assert "torch" in imported(["ingest", str(corpus)], data)
+    again = json.loads(run(["ingest", str(corpus), "--json"], data).stdout)
+    assert (again["updated"], again["unchanged"]) == (0, 6)
 
 
 @pytest.mark.parametrize(

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from index import embeddings
 from index.articles import Article
 from index.config import Settings
 from index.engine import Engine
@@ -35,6 +36,24 @@ def test_first_sync_then_noop(fake_settings: Settings, corpus: Path) -> None:
     assert (second.chunks_added, second.chunks_removed) == (0, 0)
     assert chunk_ids(engine) == before
     assert engine.store.generation == generation  # nothing written
+
+
+def test_model_loads_at_the_first_embedding(
+    fake_settings: Settings, corpus: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    Engine(fake_settings).sync([corpus])
+    loads: list[Settings] = []
+    build = embeddings.build_embedder
+    monkeypatch.setattr(embeddings, "build_embedder", lambda s: loads.append(s) or build(s))
+    engine = Engine(fake_settings)
+    assert counts(engine.sync([corpus])) == (0, 0, 0, 6, 4)
+    assert engine.stats()["articles"] == 6
+    assert loads == []
+    bridge = corpus / "world/harbour-bridge.txt"
+    bridge.write_text(bridge.read_text().replace("84 million", "91 million"))
+    assert counts(engine.sync([corpus])) == (0, 1, 0, 5, 4)
+    engine.ask("How much did the harbour bridge cost?")
+    assert loads == [fake_settings]  # loaded once, for the edited article
 
 
 def test_edit_delete_add_resync(fake_settings: Settings, corpus: Path) -> None:
@@ -113,8 +132,11 @@ def test_model_mismatch_is_refused(fake_settings: Settings, corpus: Path) -> Non
     Engine(fake_settings).sync([corpus])
     from index.store import Store
 
+    def unasked() -> int:
+        raise AssertionError("an existing index needs no vector size (nor the model)")
+
     with pytest.raises(ModelMismatch, match="built with embedding model 'test-hash'"):
-        Store(fake_settings, "some-other-model", 256)
+        Store(fake_settings, "some-other-model", unasked)
 
 
 def _hold_lock(data_dir: str, ready, release) -> None:  # type: ignore[no-untyped-def]
