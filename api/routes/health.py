@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import logging
-from typing import Annotated, Literal
+from typing import Literal
 
-from fastapi import APIRouter, Depends, Response
+from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import JSONResponse
-from fastapi.security import HTTPAuthorizationCredentials
 from pydantic import BaseModel, Field
 
 from api.deps import EngineDep, RuntimeDep, bearer, require_admin
@@ -90,13 +89,11 @@ def stats(engine: EngineDep) -> IndexStats:
     return IndexStats(**{key: info[key] for key in ("articles", "chunks", "model", "last_sync")})
 
 
-async def metrics_access(
-    runtime: RuntimeDep,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
-) -> None:
-    """The admin token, when NEWSDESK_METRICS_AUTH is on."""
+async def metrics_access(request: Request, runtime: RuntimeDep) -> None:
+    """The admin token, when NEWSDESK_METRICS_AUTH is on (read here, not declared as the
+    route's security: the route is public by default)."""
     if runtime.settings.metrics_auth:
-        await require_admin(runtime, credentials)
+        await require_admin(runtime, await bearer(request))
 
 
 @router.get(
