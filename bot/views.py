@@ -101,16 +101,21 @@ async def rate(
     interaction: discord.Interaction[NewsdeskBot], asked: Asked, rating: Literal["up", "down"]
 ) -> None:
     """Record a 👍/👎 through the API's POST /feedback, once per user and answer."""
-    if interaction.user.id in asked.raters:
+    rater = interaction.user.id
+    if rater in asked.raters:
         await say(interaction, "You already rated this answer. Thanks!")
         return
-    await interaction.response.defer(ephemeral=True, thinking=True)
+    asked.raters.add(rater)  # claimed before any await, so a double click rates once
     try:
-        await interaction.client.api.feedback(rating, asked.answer, user=interaction.user.id)
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        await interaction.client.api.feedback(rating, asked.answer, user=rater)
     except BackendError as exc:
+        asked.raters.discard(rater)  # not recorded: the user may try again
         await say(interaction, str(exc))
         return
-    asked.raters.add(interaction.user.id)
+    except BaseException:
+        asked.raters.discard(rater)
+        raise
     mark = "👍" if rating == "up" else "👎"
     await say(interaction, f"Thanks! Your {mark} is recorded and helps improve Newsdesk's answers.")
 

@@ -130,6 +130,12 @@ def buttons(body: dict[str, Any]) -> list[str]:
     return [c["custom_id"] for row in body.get("components", []) for c in row["components"]]
 
 
+def ratings(h: Harness) -> list[Any]:
+    """The feedback the API has stored (shared by this module's tests), newest first."""
+    app = h.backend.inner.app  # type: ignore[attr-defined]
+    return list(app.state.runtime.feedback.recent(1000, 0))
+
+
 def callbacks(h: Harness) -> list[dict[str, Any]]:
     return [s.payload for s in h.discord.requests("POST", "/callback")]
 
@@ -304,6 +310,54 @@ async def test_feedback_buttons_record_one_rating_per_person_through_the_api(
         "Thanks! Your 👎 is recorded and helps improve Newsdesk's answers.",
         "Thanks! Your 👍 is recorded and helps improve Newsdesk's answers.",
     ]
+
+
+async def test_a_double_click_on_a_rating_records_it_once(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async with running_bot(engine, monkeypatch) as h:
+        ask = h.discord.slash("ask", question=BRIDGE)
+        await h.discord.run(ask)
+        answer = h.discord.original(ask)
+        before = len(ratings(h))
+        h.backend.gate = asyncio.Event()  # the first click's rating waits in the API
+        first = h.discord.click(answer, "newsdesk:answer:up")
+        second = h.discord.click(answer, "newsdesk:answer:up")
+        h.discord.gateway("INTERACTION_CREATE", first)
+        await asyncio.wait_for(h.backend.entered.wait(), 30)
+        h.discord.gateway("INTERACTION_CREATE", second)
+        async with asyncio.timeout(30):  # until the second click is answered
+            while not h.discord.requests("POST", f"/{second['token']}/callback"):
+                await asyncio.sleep(0.01)
+        h.backend.gate.set()
+        await h.discord.settle()
+        assert len(ratings(h)) == before + 1
+    assert h.timeline.count("api POST /feedback") == 1
+    (again,) = h.discord.requests("POST", f"/{second['token']}/callback")
+    assert "already rated" in again.payload["data"]["content"]
+
+
+async def test_a_rating_the_api_failed_to_record_can_be_given_again(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def refuse(request: httpx.Request) -> httpx.Response:
+        raise httpx.ConnectError("connection refused", request=request)
+
+    async with running_bot(engine, monkeypatch) as h:
+        ask = h.discord.slash("ask", question=BRIDGE)
+        await h.discord.run(ask)
+        answer = h.discord.original(ask)
+        before = len(ratings(h))
+        api, h.backend.inner = h.backend.inner, httpx.MockTransport(refuse)
+        await h.discord.run(h.discord.click(answer, "newsdesk:answer:up"))
+        h.backend.inner = api
+        await h.discord.run(h.discord.click(answer, "newsdesk:answer:up"))
+        assert len(ratings(h)) == before + 1
+    failed, thanks = (s.payload["content"] for s in h.discord.requests("PATCH")[1:])
+    assert (failed, thanks) == (
+        UNREACHABLE,
+        "Thanks! Your 👍 is recorded and helps improve Newsdesk's answers.",
+    )
 
 
 async def test_buttons_of_an_answer_the_bot_no_longer_remembers(
