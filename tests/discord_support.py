@@ -151,9 +151,15 @@ class FakeDiscord:
         self.state.parsers[event](data)
 
     async def says(
-        self, content: str, *, author: int = ALICE, channel_id: int = CHANNEL_ID
+        self,
+        content: str,
+        *,
+        author: int = ALICE,
+        channel_id: int = CHANNEL_ID,
+        kind: discord.MessageType = discord.MessageType.default,
     ) -> dict[str, Any]:
-        """Someone posts a message; returns its payload once the bot has handled it."""
+        """Someone posts a message (or, by `kind`, Discord a system message on their behalf);
+        returns its payload once the bot has handled it."""
         data = {
             "id": str(next(self.ids)),
             "channel_id": str(channel_id),
@@ -170,7 +176,7 @@ class FakeDiscord:
             "attachments": [],
             "embeds": [],
             "pinned": False,
-            "type": 0,
+            "type": kind.value,
             "flags": 0,
             "components": [],
         }

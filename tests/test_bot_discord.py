@@ -18,6 +18,7 @@ from typing import Any
 
 import httpx
 import pytest
+from discord import MessageType
 from discord.webhook.async_ import AsyncWebhookAdapter
 
 from api.app import create_app
@@ -450,6 +451,27 @@ async def test_follow_ups_in_a_thread_carry_the_earlier_questions(
     assert second["title"] == reason and "ferry service" in second["description"]
     again = callbacks(h)[-1]  # a second Follow up click points to the thread
     assert again["data"]["flags"] == EPHEMERAL and f"<#{thread.id}>" in again["data"]["content"]
+
+
+async def test_system_messages_in_a_thread_are_not_questions(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    opening = "When is it expected to open?"
+    async with running_bot(engine, monkeypatch) as h:
+        ask = h.discord.slash("ask", question=BRIDGE)
+        await h.discord.run(ask)
+        answer = h.discord.original(ask)
+        await h.discord.run(h.discord.click(answer, "newsdesk:answer:thread"))
+        thread = int(answer["id"])
+        await h.discord.says(
+            "Bridge costs", channel_id=thread, kind=MessageType.channel_name_change
+        )
+        await h.discord.says("", channel_id=thread, kind=MessageType.pins_add)
+        assert h.asked == [BRIDGE]
+        posted = [s.payload["content"] for s in h.discord.requests("POST", f"/{thread}/messages")]
+        assert posted == [render.THREAD_INTRO] and not h.discord.requests("POST", "/typing")
+        await h.discord.says(opening, channel_id=thread)
+    assert h.asked == [BRIDGE, f"{opening} {BRIDGE}"]  # the new name is no earlier question
 
 
 # ----------------------------------------------------------------- admin and stats
