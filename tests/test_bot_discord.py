@@ -453,6 +453,30 @@ async def test_follow_ups_in_a_thread_carry_the_earlier_questions(
     assert again["data"]["flags"] == EPHEMERAL and f"<#{thread.id}>" in again["data"]["content"]
 
 
+async def test_follow_up_on_an_answer_whose_thread_was_archived_points_to_it(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async with running_bot(engine, monkeypatch) as h:
+        ask = h.discord.slash("ask", question=BRIDGE)
+        await h.discord.run(ask)
+        answer = h.discord.original(ask)
+        await h.discord.run(h.discord.click(answer, "newsdesk:answer:thread"))
+        thread = int(answer["id"])
+        h.discord.archive(thread)
+        assert h.bot.get_guild(GUILD_ID).get_thread(thread) is None  # type: ignore[union-attr]
+        again = h.discord.click(answer, "newsdesk:answer:thread")
+        await h.discord.run(again)
+        pointed = h.discord.original(again)
+        with_thread = {**answer, "thread": h.discord.threads[thread]}  # Discord may name it
+        await h.discord.run(h.discord.click(with_thread, "newsdesk:answer:thread"))
+    assert len(h.discord.requests("POST", "/threads")) == 2  # the second one refused
+    assert len(h.discord.requests("GET", f"/channels/{thread}")) == 1
+    assert pointed["content"] == f"Follow-ups to this answer go in <#{thread}>."
+    shown = callbacks(h)[-1]
+    assert shown["data"]["content"] == pointed["content"]
+    assert shown["data"]["flags"] == EPHEMERAL
+
+
 async def test_system_messages_in_a_thread_are_not_questions(
     engine: Engine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
