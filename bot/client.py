@@ -25,6 +25,8 @@ THREAD_HISTORY = 50
 """Messages of a thread read for a follow-up's earlier questions."""
 HOW_TO_ASK = "Ask me a question in words, e.g. “@Newsdesk What did the council approve?”"
 TOO_LONG = f"Please keep questions under {MAX_QUESTION_CHARS:,} characters."
+PEOPLES_MESSAGES = (discord.MessageType.default, discord.MessageType.reply)
+"""The message types someone typed; every other type is Discord's (system messages)."""
 APOLOGY = "Sorry, something went wrong while answering. Please try again later."
 
 
@@ -139,8 +141,9 @@ class NewsdeskBot(discord.Client):
     # ----------------------------------------------------------------- messages
 
     async def on_message(self, message: discord.Message) -> None:
-        """A mention of the bot is a question; in the bot's own threads, every message is."""
-        if message.author.bot or self.user is None:
+        """A mention of the bot is a question; in the bot's own threads, every message is.
+        System messages (a thread renamed, a message pinned…) are not: only people's posts."""
+        if message.author.bot or self.user is None or message.type not in PEOPLES_MESSAGES:
             return
         channel = message.channel
         ours = isinstance(channel, discord.Thread) and channel.owner_id == self.user.id
@@ -184,7 +187,9 @@ class NewsdeskBot(discord.Client):
         earlier = [
             question
             async for m in thread.history(limit=THREAD_HISTORY, before=before)
-            if not m.author.bot and (question := strip_mentions(m.content))
+            if not m.author.bot
+            and m.type in PEOPLES_MESSAGES
+            and (question := strip_mentions(m.content))
         ]
         started_from = self.answers.get(thread.id)
         earlier.append(started_from.question if started_from else thread.name)

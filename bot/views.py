@@ -32,9 +32,11 @@ LOOKS: dict[str, tuple[str | None, str | None, discord.ButtonStyle]] = {
     "thread": ("Follow up", "🧵", discord.ButtonStyle.secondary),
 }
 TOO_OLD = "I no longer remember this answer; ask the question again to use its buttons."
+THREAD_EXISTS = 160004
+"""Discord's error code for a second thread on a message."""
 THREAD_FAILED = (
     "I couldn't start a thread here: I need the Create Public Threads and Send Messages in "
-    "Threads permissions (or this answer already has a thread)."
+    "Threads permissions."
 )
 
 
@@ -101,16 +103,21 @@ async def rate(
     interaction: discord.Interaction[NewsdeskBot], asked: Asked, rating: Literal["up", "down"]
 ) -> None:
     """Record a 👍/👎 through the API's POST /feedback, once per user and answer."""
-    if interaction.user.id in asked.raters:
+    rater = interaction.user.id
+    if rater in asked.raters:
         await say(interaction, "You already rated this answer. Thanks!")
         return
-    await interaction.response.defer(ephemeral=True, thinking=True)
+    asked.raters.add(rater)  # claimed before any await, so a double click rates once
     try:
-        await interaction.client.api.feedback(rating, asked.answer, user=interaction.user.id)
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        await interaction.client.api.feedback(rating, asked.answer, user=rater)
     except BackendError as exc:
+        asked.raters.discard(rater)  # not recorded: the user may try again
         await say(interaction, str(exc))
         return
-    asked.raters.add(interaction.user.id)
+    except BaseException:
+        asked.raters.discard(rater)
+        raise
     mark = "👍" if rating == "up" else "👎"
     await say(interaction, f"Thanks! Your {mark} is recorded and helps improve Newsdesk's answers.")
 
@@ -121,8 +128,8 @@ async def start_thread(interaction: discord.Interaction[NewsdeskBot], asked: Ask
     if message is None or not isinstance(channel, discord.TextChannel):
         await say(interaction, "Follow-up threads start in a server's text channels only.")
         return
-    if existing := channel.guild.get_thread(message.id):
-        await say(interaction, f"Follow-ups to this answer go in {existing.mention}.")
+    if existing := message.thread:  # an active thread, or one Discord named in the message
+        await say(interaction, follow_ups_in(existing))
         return
     await interaction.response.defer(ephemeral=True, thinking=True)
     try:
@@ -131,7 +138,15 @@ async def start_thread(interaction: discord.Interaction[NewsdeskBot], asked: Ask
         )
         await thread.send(render.THREAD_INTRO, allowed_mentions=NO_MENTIONS)
     except discord.HTTPException as exc:
+        if exc.code == THREAD_EXISTS:  # archived, so unknown to discord.py's cache
+            await say(interaction, follow_ups_in(await message.fetch_thread()))
+            return
         log.warning("cannot start a thread in channel %s: %s", channel.id, exc)
         await say(interaction, THREAD_FAILED)
         return
     await say(interaction, f"Thread started: {thread.mention}. Ask your follow-up questions there.")
+
+
+def follow_ups_in(thread: discord.Thread) -> str:
+    """Where to ask, when the answer has a thread already."""
+    return f"Follow-ups to this answer go in {thread.mention}."

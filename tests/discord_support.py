@@ -16,6 +16,7 @@ import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from types import SimpleNamespace
 from typing import Any
 
 import discord
@@ -110,6 +111,7 @@ class FakeDiscord:
         self.sent: list[Sent] = []
         self.messages: dict[int, dict[str, Any]] = {}
         self.originals: dict[str, int] = {}
+        self.threads: dict[int, dict[str, Any]] = {}
         self.ids = itertools.count(910_000_000_000_000_000)
         self.state.user = discord.ClientUser(state=self.state, data=user(BOT_ID))  # type: ignore[arg-type]
         self.state.application_id = BOT_ID
@@ -151,9 +153,15 @@ class FakeDiscord:
         self.state.parsers[event](data)
 
     async def says(
-        self, content: str, *, author: int = ALICE, channel_id: int = CHANNEL_ID
+        self,
+        content: str,
+        *,
+        author: int = ALICE,
+        channel_id: int = CHANNEL_ID,
+        kind: discord.MessageType = discord.MessageType.default,
     ) -> dict[str, Any]:
-        """Someone posts a message; returns its payload once the bot has handled it."""
+        """Someone posts a message (or, by `kind`, Discord a system message on their behalf);
+        returns its payload once the bot has handled it."""
         data = {
             "id": str(next(self.ids)),
             "channel_id": str(channel_id),
@@ -170,7 +178,7 @@ class FakeDiscord:
             "attachments": [],
             "embeds": [],
             "pinned": False,
-            "type": 0,
+            "type": kind.value,
             "flags": 0,
             "components": [],
         }
@@ -310,6 +318,8 @@ class FakeDiscord:
             return None
         if route.path == "/channels/{channel_id}/messages/{message_id}/threads":
             return self.start_thread(int(parts[1]), int(parts[3]), body)
+        if route.path == "/channels/{channel_id}" and route.method == "GET":
+            return self.threads[int(parts[1])]
         if route.path.endswith("/commands") and route.method == "PUT":
             return [
                 {**c, "id": str(next(self.ids)), "application_id": str(BOT_ID), "version": "1"}
@@ -330,7 +340,13 @@ class FakeDiscord:
     def start_thread(
         self, channel_id: int, message_id: int, body: dict[str, Any]
     ) -> dict[str, Any]:
-        """A thread on a message; Discord then sends THREAD_CREATE over the gateway."""
+        """A thread on a message; Discord then sends THREAD_CREATE over the gateway. A message
+        has one thread at most, archived or not."""
+        if message_id in self.threads:
+            raise discord.HTTPException(
+                SimpleNamespace(status=400, reason="Bad Request"),
+                {"code": 160004, "message": "A thread has already been created for this message"},
+            )
         thread = {
             "id": str(message_id),
             "guild_id": str(GUILD_ID),
@@ -348,10 +364,16 @@ class FakeDiscord:
             "member_count": 1,
             "rate_limit_per_user": 0,
         }
+        self.threads[message_id] = thread
         asyncio.get_running_loop().call_soon(
             self.gateway, "THREAD_CREATE", {**thread, "newly_created": True}
         )
         return thread
+
+    def archive(self, thread_id: int) -> None:
+        """Discord archives an idle thread (THREAD_UPDATE): discord.py forgets it."""
+        self.threads[thread_id]["thread_metadata"]["archived"] = True
+        self.gateway("THREAD_UPDATE", self.threads[thread_id])
 
     async def webhook_request(self, route: Route, session: Any = None, **kwargs: Any) -> Any:
         """Interaction responses and their edits (discord.py's webhook adapter)."""

@@ -18,6 +18,7 @@ from typing import Any
 
 import httpx
 import pytest
+from discord import MessageType
 from discord.webhook.async_ import AsyncWebhookAdapter
 
 from api.app import create_app
@@ -128,6 +129,12 @@ def embed_of(body: dict[str, Any]) -> dict[str, Any]:
 
 def buttons(body: dict[str, Any]) -> list[str]:
     return [c["custom_id"] for row in body.get("components", []) for c in row["components"]]
+
+
+def ratings(h: Harness) -> list[Any]:
+    """The feedback the API has stored (shared by this module's tests), newest first."""
+    app = h.backend.inner.app  # type: ignore[attr-defined]
+    return list(app.state.runtime.feedback.recent(1000, 0))
 
 
 def callbacks(h: Harness) -> list[dict[str, Any]]:
@@ -306,6 +313,54 @@ async def test_feedback_buttons_record_one_rating_per_person_through_the_api(
     ]
 
 
+async def test_a_double_click_on_a_rating_records_it_once(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async with running_bot(engine, monkeypatch) as h:
+        ask = h.discord.slash("ask", question=BRIDGE)
+        await h.discord.run(ask)
+        answer = h.discord.original(ask)
+        before = len(ratings(h))
+        h.backend.gate = asyncio.Event()  # the first click's rating waits in the API
+        first = h.discord.click(answer, "newsdesk:answer:up")
+        second = h.discord.click(answer, "newsdesk:answer:up")
+        h.discord.gateway("INTERACTION_CREATE", first)
+        await asyncio.wait_for(h.backend.entered.wait(), 30)
+        h.discord.gateway("INTERACTION_CREATE", second)
+        async with asyncio.timeout(30):  # until the second click is answered
+            while not h.discord.requests("POST", f"/{second['token']}/callback"):
+                await asyncio.sleep(0.01)
+        h.backend.gate.set()
+        await h.discord.settle()
+        assert len(ratings(h)) == before + 1
+    assert h.timeline.count("api POST /feedback") == 1
+    (again,) = h.discord.requests("POST", f"/{second['token']}/callback")
+    assert "already rated" in again.payload["data"]["content"]
+
+
+async def test_a_rating_the_api_failed_to_record_can_be_given_again(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def refuse(request: httpx.Request) -> httpx.Response:
+        raise httpx.ConnectError("connection refused", request=request)
+
+    async with running_bot(engine, monkeypatch) as h:
+        ask = h.discord.slash("ask", question=BRIDGE)
+        await h.discord.run(ask)
+        answer = h.discord.original(ask)
+        before = len(ratings(h))
+        api, h.backend.inner = h.backend.inner, httpx.MockTransport(refuse)
+        await h.discord.run(h.discord.click(answer, "newsdesk:answer:up"))
+        h.backend.inner = api
+        await h.discord.run(h.discord.click(answer, "newsdesk:answer:up"))
+        assert len(ratings(h)) == before + 1
+    failed, thanks = (s.payload["content"] for s in h.discord.requests("PATCH")[1:])
+    assert (failed, thanks) == (
+        UNREACHABLE,
+        "Thanks! Your 👍 is recorded and helps improve Newsdesk's answers.",
+    )
+
+
 async def test_buttons_of_an_answer_the_bot_no_longer_remembers(
     engine: Engine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -396,6 +451,51 @@ async def test_follow_ups_in_a_thread_carry_the_earlier_questions(
     assert second["title"] == reason and "ferry service" in second["description"]
     again = callbacks(h)[-1]  # a second Follow up click points to the thread
     assert again["data"]["flags"] == EPHEMERAL and f"<#{thread.id}>" in again["data"]["content"]
+
+
+async def test_follow_up_on_an_answer_whose_thread_was_archived_points_to_it(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async with running_bot(engine, monkeypatch) as h:
+        ask = h.discord.slash("ask", question=BRIDGE)
+        await h.discord.run(ask)
+        answer = h.discord.original(ask)
+        await h.discord.run(h.discord.click(answer, "newsdesk:answer:thread"))
+        thread = int(answer["id"])
+        h.discord.archive(thread)
+        assert h.bot.get_guild(GUILD_ID).get_thread(thread) is None  # type: ignore[union-attr]
+        again = h.discord.click(answer, "newsdesk:answer:thread")
+        await h.discord.run(again)
+        pointed = h.discord.original(again)
+        with_thread = {**answer, "thread": h.discord.threads[thread]}  # Discord may name it
+        await h.discord.run(h.discord.click(with_thread, "newsdesk:answer:thread"))
+    assert len(h.discord.requests("POST", "/threads")) == 2  # the second one refused
+    assert len(h.discord.requests("GET", f"/channels/{thread}")) == 1
+    assert pointed["content"] == f"Follow-ups to this answer go in <#{thread}>."
+    shown = callbacks(h)[-1]
+    assert shown["data"]["content"] == pointed["content"]
+    assert shown["data"]["flags"] == EPHEMERAL
+
+
+async def test_system_messages_in_a_thread_are_not_questions(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    opening = "When is it expected to open?"
+    async with running_bot(engine, monkeypatch) as h:
+        ask = h.discord.slash("ask", question=BRIDGE)
+        await h.discord.run(ask)
+        answer = h.discord.original(ask)
+        await h.discord.run(h.discord.click(answer, "newsdesk:answer:thread"))
+        thread = int(answer["id"])
+        await h.discord.says(
+            "Bridge costs", channel_id=thread, kind=MessageType.channel_name_change
+        )
+        await h.discord.says("", channel_id=thread, kind=MessageType.pins_add)
+        assert h.asked == [BRIDGE]
+        posted = [s.payload["content"] for s in h.discord.requests("POST", f"/{thread}/messages")]
+        assert posted == [render.THREAD_INTRO] and not h.discord.requests("POST", "/typing")
+        await h.discord.says(opening, channel_id=thread)
+    assert h.asked == [BRIDGE, f"{opening} {BRIDGE}"]  # the new name is no earlier question
 
 
 # ----------------------------------------------------------------- admin and stats
