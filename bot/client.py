@@ -30,6 +30,15 @@ PEOPLES_MESSAGES = (discord.MessageType.default, discord.MessageType.reply)
 APOLOGY = "Sorry, something went wrong while answering. Please try again later."
 
 
+class SyncRefused(discord.DiscordException):
+    """Discord refused the slash commands (`error`) for guild `guild_id` (None: globally)."""
+
+    def __init__(self, guild_id: int | None, error: discord.HTTPException) -> None:
+        super().__init__(str(error))
+        self.guild_id = guild_id
+        self.error = error
+
+
 def intents() -> discord.Intents:
     """Only what the bot uses: guilds (channels and threads), guild messages (mentions and
     follow-ups) and their content (privileged: "Message Content Intent" in the portal)."""
@@ -81,7 +90,12 @@ class NewsdeskBot(discord.Client):
         guild = discord.Object(self.guild_id) if self.guild_id else None
         if guild is not None:
             self.tree.copy_global_to(guild=guild)
-        synced = await self.tree.sync(guild=guild)
+        try:
+            synced = await self.tree.sync(guild=guild)
+        except discord.DiscordServerError:
+            raise
+        except discord.HTTPException as exc:
+            raise SyncRefused(self.guild_id, exc) from exc
         where = f"to guild {self.guild_id}" if guild else "globally"
         log.info("synced %d slash commands %s", len(synced), where)
 

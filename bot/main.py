@@ -1,7 +1,8 @@
 """`newsdesk bot`: settings checked first, then the bot runs until interrupted.
 
 Problems a user fixes (no token, a token Discord refuses, the Message Content intent not
-enabled, Discord unreachable) end it with one sentence, never a traceback.
+enabled, slash commands refused, Discord unreachable) end it with one sentence, never a
+traceback; what Discord refused exits with DiscordRefused's code (78), for a restart won't help.
 """
 
 from __future__ import annotations
@@ -13,10 +14,10 @@ import aiohttp
 import discord
 
 from bot.api_client import ApiClient
-from bot.client import NewsdeskBot
+from bot.client import NewsdeskBot, SyncRefused
 from bot.config import BotSettings
 from index.config import Settings
-from index.errors import ConfigError, NewsdeskError
+from index.errors import ConfigError, DiscordRefused, NewsdeskError
 
 PORTAL = "the Discord Developer Portal (your application → Bot)"
 NO_TOKEN = (
@@ -31,6 +32,33 @@ NO_INTENT = (
     f'Discord refused the Message Content intent: enable "Message Content Intent" in {PORTAL}, '
     "under Privileged Gateway Intents"
 )
+MISSING_ACCESS = 50001
+"""Discord's error code for a guild the bot is not in (or has no applications.commands in)."""
+NOT_IN_GUILD = (
+    "Discord refused the slash commands for guild {guild} (50001 Missing Access): the bot is not "
+    "in that server; invite it there (scopes bot and applications.commands) or unset "
+    "NEWSDESK_DISCORD_GUILD_ID"
+)
+SYNC_REFUSED = (
+    "Discord refused the slash commands ({detail}): check NEWSDESK_DISCORD_GUILD_ID and that the "
+    "bot was invited with the applications.commands scope"
+)
+START_REFUSED = (
+    f"Discord refused the bot's start-up ({{detail}}): check DISCORD_TOKEN and the application "
+    f"in {PORTAL}"
+)
+
+
+def detail(error: discord.HTTPException) -> str:
+    """Discord's answer in a few words, e.g. "HTTP 403, code 50001: Missing Access"."""
+    return f"HTTP {error.status}, code {error.code}: {error.text or error.response.reason}"
+
+
+def refused(exc: SyncRefused) -> DiscordRefused:
+    """The sentence for slash commands Discord refused."""
+    if exc.guild_id is not None and exc.error.code == MISSING_ACCESS:
+        return DiscordRefused(NOT_IN_GUILD.format(guild=exc.guild_id))
+    return DiscordRefused(SYNC_REFUSED.format(detail=detail(exc.error)))
 
 
 def build(bot_settings: BotSettings, settings: Settings) -> NewsdeskBot:
@@ -71,8 +99,16 @@ def run() -> None:
     try:
         asyncio.run(serve(bot, bot_settings.discord_token.get_secret_value()))
     except discord.LoginFailure:
-        raise ConfigError(BAD_TOKEN) from None
+        raise DiscordRefused(BAD_TOKEN) from None
     except discord.PrivilegedIntentsRequired:
-        raise ConfigError(NO_INTENT) from None
+        raise DiscordRefused(NO_INTENT) from None
+    except SyncRefused as exc:
+        raise refused(exc) from None
     except (aiohttp.ClientConnectionError, discord.GatewayNotFound) as exc:
         raise NewsdeskError(f"cannot reach Discord: {exc}") from None
+    except discord.DiscordServerError as exc:
+        raise NewsdeskError(
+            f"Discord failed at start-up ({detail(exc)}); try again later"
+        ) from None
+    except discord.HTTPException as exc:
+        raise DiscordRefused(START_REFUSED.format(detail=detail(exc))) from None

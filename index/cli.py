@@ -312,14 +312,15 @@ def run_bot() -> None:
 
 
 def main() -> None:
-    """Entry point: run the CLI, turning Newsdesk's errors into one sentence and exit code 1."""
+    """Entry point: run the CLI, turning Newsdesk's errors into one sentence and their exit code
+    (1, or 78 for a set-up Discord refused)."""
     from pydantic import ValidationError
 
     try:
         app()
     except NewsdeskError as exc:
         err.print(f"[red]error:[/] {exc}", highlight=False)
-        raise SystemExit(1) from None
+        raise SystemExit(exc.exit_code) from None
     except ValidationError as exc:
         problems = "; ".join(
             f"NEWSDESK_{'_'.join(str(p) for p in e['loc']).upper()}: {e['msg']}"

@@ -9,6 +9,8 @@ class NewsdeskError(Exception):
     """
 
     public: str | None = None
+    exit_code: int = 1
+    """The exit status of a command this error ends."""
 
     def for_clients(self) -> str:
         """The message for someone on the other side of the network."""
@@ -19,6 +21,12 @@ class ConfigError(NewsdeskError):
     """A setting is missing, malformed or inconsistent."""
 
     public = "the server is misconfigured; its log says how to fix it"
+
+
+class DiscordRefused(ConfigError):
+    """Discord refused the bot's set-up (token, intents, slash commands) at start-up."""
+
+    exit_code = 78  # EX_CONFIG (sysexits.h): restarting will not help until a setting changes
 
 
 class SourceNotFound(NewsdeskError):
