@@ -166,6 +166,11 @@ def test_bot_uses_the_api_image_and_its_token_from_env(spec: dict[str, Any]) -> 
     assert "volumes" not in bot  # it talks to the API: no model, no index, no data
 
 
+def test_a_bot_discord_refuses_is_not_restarted_forever(spec: dict[str, Any]) -> None:
+    """A refused set-up fails at every start (and re-syncs the commands): a few retries only."""
+    assert service(spec, "bot")["restart"] == "on-failure:5"
+
+
 def test_profiled_services_have_no_required_variables(spec: dict[str, Any]) -> None:
     """Compose interpolates inactive profiles too: a `${X:?}` there breaks a plain `up`."""
     for name, svc in spec["services"].items():
