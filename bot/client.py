@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import contextlib
+import hashlib
+import json
 import logging
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import discord
@@ -61,7 +64,10 @@ class Reply:
 
 class NewsdeskBot(discord.Client):
     """Answers questions from Discord with the Newsdesk API. Resources come in; `setup_hook`
-    starts them and syncs the commands; `close` releases them."""
+    starts them and syncs the commands; `close` releases them.
+
+    `synced_file` keeps a hash of the commands last synced: they are synced again only when
+    that changes (or `force_sync`); without it, at every start."""
 
     def __init__(
         self,
@@ -70,10 +76,14 @@ class NewsdeskBot(discord.Client):
         guild_id: int | None = None,
         cooldown_seconds: float = 10.0,
         poll_seconds: float = 2.0,
+        synced_file: Path | None = None,
+        force_sync: bool = False,
     ) -> None:
         super().__init__(intents=intents(), allowed_mentions=NO_MENTIONS)
         self.api = api
         self.guild_id = guild_id
+        self.synced_file = synced_file
+        self.force_sync = force_sync
         self.poll_seconds = poll_seconds
         self.cooldowns = Cooldowns(cooldown_seconds)
         self.answers = AnswerCache()
@@ -84,20 +94,51 @@ class NewsdeskBot(discord.Client):
 
     async def setup_hook(self) -> None:
         """After login: start the API client, route button clicks, sync the slash commands
-        (to one guild at once when NEWSDESK_DISCORD_GUILD_ID is set, else globally)."""
+        (to one guild at once when NEWSDESK_DISCORD_GUILD_ID is set, else globally) unless
+        unchanged since the last sync; a refusal raises SyncRefused."""
         await self.api.start()
         self.add_dynamic_items(AnswerButton)
         guild = discord.Object(self.guild_id) if self.guild_id else None
         if guild is not None:
             self.tree.copy_global_to(guild=guild)
+        where = f"to guild {self.guild_id}" if guild else "globally"
+        digest = self.commands_digest(guild)
+        if not self.force_sync and self.last_synced() == digest:
+            log.info("slash commands unchanged since their last sync %s: not synced", where)
+            return
         try:
             synced = await self.tree.sync(guild=guild)
         except discord.DiscordServerError:
             raise
         except discord.HTTPException as exc:
             raise SyncRefused(self.guild_id, exc) from exc
-        where = f"to guild {self.guild_id}" if guild else "globally"
         log.info("synced %d slash commands %s", len(synced), where)
+        self.remember_synced(digest)
+
+    def commands_digest(self, guild: discord.Object | None) -> str:
+        """A hash of what a sync would upload: application, guild and the commands."""
+        commands = [c.to_dict(self.tree) for c in self.tree.get_commands(guild=guild)]
+        tree = {"application": self.application_id, "guild": self.guild_id, "commands": commands}
+        return hashlib.sha256(json.dumps(tree, sort_keys=True).encode()).hexdigest()
+
+    def last_synced(self) -> str | None:
+        """The digest of the commands last synced, if kept."""
+        if self.synced_file is None:
+            return None
+        try:
+            return self.synced_file.read_text(encoding="utf-8").strip()
+        except OSError:
+            return None
+
+    def remember_synced(self, digest: str) -> None:
+        """Keep `digest` for the next start (a failure only means syncing again then)."""
+        if self.synced_file is None:
+            return
+        try:
+            self.synced_file.parent.mkdir(parents=True, exist_ok=True)
+            self.synced_file.write_text(digest + "\n", encoding="utf-8")
+        except OSError as exc:
+            log.warning("cannot keep the synced commands' hash in %s: %s", self.synced_file, exc)
 
     async def close(self) -> None:
         await super().close()

@@ -61,8 +61,13 @@ def refused(exc: SyncRefused) -> DiscordRefused:
     return DiscordRefused(SYNC_REFUSED.format(detail=detail(exc.error)))
 
 
-def build(bot_settings: BotSettings, settings: Settings) -> NewsdeskBot:
-    """The bot, talking to NEWSDESK_API_URL, or to the API app in this process when unset."""
+SYNCED_FILE = "discord-commands.sha256"
+"""In NEWSDESK_DATA_DIR: the hash of the slash commands last synced."""
+
+
+def build(bot_settings: BotSettings, settings: Settings, *, sync: bool = False) -> NewsdeskBot:
+    """The bot, talking to NEWSDESK_API_URL, or to the API app in this process when unset;
+    it syncs its slash commands when they changed, or always with `sync`."""
     timeout = bot_settings.api_timeout_seconds
     if bot_settings.api_url:
         token = settings.admin_token.get_secret_value() if settings.admin_token else None
@@ -76,6 +81,8 @@ def build(bot_settings: BotSettings, settings: Settings) -> NewsdeskBot:
         api,
         guild_id=bot_settings.discord_guild_id,
         cooldown_seconds=bot_settings.ask_cooldown_seconds,
+        synced_file=settings.data_dir / SYNCED_FILE,
+        force_sync=sync,
     )
 
 
@@ -85,8 +92,9 @@ async def serve(bot: NewsdeskBot, token: str) -> None:
         await bot.start(token)
 
 
-def run() -> None:
-    """Run the bot; raise a NewsdeskError (one sentence) for anything the user must fix."""
+def run(*, sync: bool = False) -> None:
+    """Run the bot (`sync`: sync its slash commands even if unchanged); raise a NewsdeskError
+    (one sentence) for anything the user must fix."""
     bot_settings = BotSettings()
     if bot_settings.discord_token is None:
         raise ConfigError(NO_TOKEN)
@@ -95,7 +103,7 @@ def run() -> None:
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
-    bot = build(bot_settings, settings)
+    bot = build(bot_settings, settings, sync=sync)
     try:
         asyncio.run(serve(bot, bot_settings.discord_token.get_secret_value()))
     except discord.LoginFailure:

@@ -303,12 +303,20 @@ def serve(
 
 
 @app.command(name="bot")
-def run_bot() -> None:
+def run_bot(
+    sync: Annotated[
+        bool,
+        typer.Option(
+            "--sync",
+            help="Sync the slash commands with Discord even if unchanged since the last sync.",
+        ),
+    ] = False,
+) -> None:
     """Run the Discord bot (DISCORD_TOKEN). It asks the API at NEWSDESK_API_URL, or serves
     the API in-process when that is unset."""
     from bot.main import run
 
-    run()
+    run(sync=sync)
 
 
 def main() -> None:

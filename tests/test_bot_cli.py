@@ -19,10 +19,12 @@ from typing import Any
 import discord
 import pytest
 from discord.http import Route
+from typer.testing import CliRunner
 
-from bot import main
-from bot.client import SyncRefused, intents
+from bot import client, main
+from bot.client import NewsdeskBot, SyncRefused, intents
 from bot.config import BotSettings
+from index import cli
 from index.config import Settings
 from index.errors import DiscordRefused, NewsdeskError
 from tests.api_support import TOKEN, free_port, newsdesk_command
@@ -72,7 +74,7 @@ def test_a_missing_token_exits_at_once_saying_what_to_set(tmp_path: Path) -> Non
     assert "Discord Developer Portal" in message and ".env" in message
 
 
-Answer = Callable[[str, str], tuple[int, dict[str, Any]]]
+Answer = Callable[[str, str], tuple[int, Any]]
 """Discord's answer (status, JSON) to a request (method, path)."""
 
 
@@ -147,17 +149,24 @@ def test_a_refused_token_exits_saying_what_to_do(
     assert not data.exists()  # refused before the in-process API loaded anything
 
 
-def not_in_the_guild(method: str, path: str) -> tuple[int, dict[str, Any]]:
-    """Discord for a bot that logs in but was never invited to GUILD_ID."""
+def logged_in(method: str, path: str) -> tuple[int, Any]:
+    """Discord for a bot whose token and commands it accepts."""
     if path.endswith("/users/@me"):
         return 200, user(BOT_ID)
     if path.endswith("/oauth2/applications/@me"):
         app = {"id": str(BOT_ID), "name": "Newsdesk", "description": "", "icon": None}
         owner = {"owner": user(ALICE), "verify_key": "0" * 64, "flags": 0}
         return 200, {**app, **owner, "bot_public": True, "bot_require_code_grant": False}
+    if method == "PUT" and path.endswith("/commands"):
+        return 200, []
+    return 404, {"message": "404: Not Found", "code": 0}
+
+
+def not_in_the_guild(method: str, path: str) -> tuple[int, Any]:
+    """Discord for a bot that logs in but was never invited to GUILD_ID."""
     if path.endswith(f"/guilds/{GUILD_ID}/commands"):
         return 403, {"message": "Missing Access", "code": 50001}
-    return 404, {"message": "404: Not Found", "code": 0}
+    return logged_in(method, path)
 
 
 def test_slash_commands_refused_for_a_guild_exit_saying_what_to_do(tmp_path: Path) -> None:
@@ -216,6 +225,44 @@ def test_the_message_content_intent_not_enabled_is_one_sentence(
     monkeypatch.setenv("NEWSDESK_API_URL", "http://127.0.0.1:9")
     with pytest.raises(DiscordRefused, match="Message Content Intent"):
         main.run()
+
+
+def test_slash_commands_are_synced_when_changed_or_asked(
+    bot_environment: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Through discord.py's login and setup_hook against a stand-in; the gateway is left out."""
+
+    async def offline(self: NewsdeskBot, *, reconnect: bool = True) -> None:
+        pass
+
+    monkeypatch.setattr(NewsdeskBot, "connect", offline)
+    for name, value in [
+        ("DISCORD_TOKEN", "token"),
+        ("NEWSDESK_API_URL", "http://127.0.0.1:9"),
+        ("NEWSDESK_DATA_DIR", str(bot_environment / "data")),
+        ("NEWSDESK_DISCORD_GUILD_ID", str(GUILD_ID)),
+    ]:
+        monkeypatch.setenv(name, value)
+    with discord_stand_in(logged_in) as (base, seen):
+        monkeypatch.setattr(Route, "BASE", base)
+
+        def synced(*args: str) -> list[str]:
+            """The paths of the syncs one `newsdesk bot *args` made."""
+            seen.clear()
+            result = CliRunner().invoke(cli.app, ["bot", *args])
+            assert result.exit_code == 0, result.output
+            return [path for method, path, _ in seen if method == "PUT"]
+
+        to_guild = f"/api/v10/applications/{BOT_ID}/guilds/{GUILD_ID}/commands"
+        assert synced() == [to_guild]
+        assert (bot_environment / "data" / main.SYNCED_FILE).is_file()
+        assert synced() == []
+        assert synced("--sync") == [to_guild]
+        monkeypatch.setattr(client, "COMMANDS", client.COMMANDS[:-1])
+        assert synced() == [to_guild]
+        assert synced() == []
+        monkeypatch.delenv("NEWSDESK_DISCORD_GUILD_ID")
+        assert synced() == [f"/api/v10/applications/{BOT_ID}/commands"]
 
 
 def http_error(
