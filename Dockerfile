@@ -32,7 +32,7 @@ RUN pip install . \
 
 # The bundled model must load offline, here at build time rather than at the first request.
 RUN HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 python -c "\
-from index.config import Settings; from index.embeddings import build_embedder; \
+from newsdesk.index.config import Settings; from newsdesk.index.embeddings import build_embedder; \
 assert len(build_embedder(Settings(_env_file=None)).get_query_embedding('ok')) == 384"
 
 # ---------------------------------------------------------------- runtime

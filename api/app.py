@@ -12,17 +12,18 @@ from fastapi import FastAPI
 from starlette.middleware.body_limit import RequestBodyLimitMiddleware
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
-from api.docs import install_docs
-from api.errors import install_error_handlers
-from api.middleware import RequestContextMiddleware
-from api.routes import admin, articles, ask, feedback, health
-from api.runtime import Runtime
-from api.schemas import ErrorBody
-from api.web import install_web
-from index.config import Settings
+from newsdesk.api.docs import install_docs
+from newsdesk.api.errors import install_error_handlers
+from newsdesk.api.feeds import poll_feeds
+from newsdesk.api.middleware import RequestContextMiddleware
+from newsdesk.api.routes import admin, articles, ask, conversations, feedback, feeds, guilds, health
+from newsdesk.api.runtime import Runtime
+from newsdesk.api.schemas import ErrorBody
+from newsdesk.api.web import install_web
+from newsdesk.index import Settings
 
 if TYPE_CHECKING:
-    from index.engine import Engine
+    from newsdesk.index import Engine
 
 log = logging.getLogger("newsdesk.api")
 
@@ -34,15 +35,19 @@ verbatim citations. Admin routes need `Authorization: Bearer <NEWSDESK_ADMIN_TOK
 
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-    """Load the engine in the background (/ready is 503 until then); watch folders if asked."""
+    """Load the engine in the background (/ready is 503 until then); then poll the feeds, and
+    watch the folders if asked."""
     runtime: Runtime = app.state.runtime
     stop = anyio.Event()
 
     async def start() -> None:
         if runtime.engine is None:
             await runtime.load()
-        if runtime.engine is not None and runtime.settings.watch:
-            from api.watch import watch_articles
+        if runtime.engine is None:
+            return
+        tasks.start_soon(poll_feeds, runtime, stop)
+        if runtime.settings.watch:
+            from newsdesk.api.watch import watch_articles
 
             try:
                 await watch_articles(runtime, stop)
@@ -86,7 +91,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.trusted_proxies)
     install_error_handlers(app)
     invalid = {422: {"model": ErrorBody, "description": "Invalid request (see `errors`)."}}
-    for module in (ask, articles, admin, feedback):
+    for module in (ask, conversations, articles, admin, feeds, feedback, guilds):
         app.include_router(module.router, responses=invalid)
     app.include_router(health.router)
     install_web(app)  # the page for browsers: GET /, POST / (no JavaScript), /read/{id}

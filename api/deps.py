@@ -9,10 +9,11 @@ from typing import Annotated
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from api.errors import RETRY_AFTER_SECONDS, ApiError
-from api.ratelimit import RateLimit
-from api.runtime import Runtime
-from index.engine import Engine
+from newsdesk.api.errors import ApiError
+from newsdesk.api.ratelimit import RateLimit
+from newsdesk.api.runtime import Runtime
+from newsdesk.api.services.ask import admit, ready_engine
+from newsdesk.index import Conversations, Engine
 
 bearer = HTTPBearer(auto_error=False, description="NEWSDESK_ADMIN_TOKEN")
 
@@ -26,10 +27,7 @@ RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
 
 async def get_engine(runtime: RuntimeDep) -> Engine:
     """The loaded engine, or 503 + Retry-After while it loads (or cannot)."""
-    if runtime.engine is None:
-        reason = runtime.load_error or "the index is still loading"
-        raise ApiError(503, f"not ready: {reason}", {"Retry-After": str(RETRY_AFTER_SECONDS)})
-    return runtime.engine
+    return ready_engine(runtime)
 
 
 EngineDep = Annotated[Engine, Depends(get_engine)]
@@ -102,9 +100,9 @@ def limited(limit: RateLimit, key: str) -> None:
         )
 
 
-async def rate_limited(runtime: RuntimeDep, key: ClientKey) -> None:
-    """The answering routes' limit (POST /ask, /ask/stream)."""
-    limited(runtime.rate_limit, key)
+async def admitted(runtime: RuntimeDep, key: ClientKey) -> Conversations:
+    """The answering routes' admission (POST /ask, /ask/stream): rate limit, then readiness."""
+    return admit(runtime, key)
 
 
 async def feedback_limited(runtime: RuntimeDep, key: ClientKey) -> None:
@@ -112,5 +110,5 @@ async def feedback_limited(runtime: RuntimeDep, key: ClientKey) -> None:
     limited(runtime.feedback_limit, key)
 
 
-RateLimited = Depends(rate_limited)
+AdmittedDep = Annotated[Conversations, Depends(admitted)]
 FeedbackLimited = Depends(feedback_limited)

@@ -13,10 +13,11 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
-from api.schemas import ErrorBody
-from index.errors import (
+from newsdesk.api.schemas import ErrorBody
+from newsdesk.index import (
     ArticleNotFound,
     ConfigError,
+    ConversationNotFound,
     IndexLocked,
     InvalidArticle,
     InvalidQuestion,
@@ -31,11 +32,13 @@ log = logging.getLogger("newsdesk.api")
 
 RETRY_AFTER_SECONDS = 5
 """What a client is told to wait when the index is loading or the store is unreachable."""
+STORE_DOWN = "the vector store cannot be reached; try again shortly"
 
 STATUS_OF: dict[type[NewsdeskError], int] = {
     InvalidQuestion: 422,
     InvalidArticle: 422,
     ArticleNotFound: 404,
+    ConversationNotFound: 404,
     IndexLocked: 409,
     SourceNotFound: 409,
     StoreUnavailable: 503,
@@ -112,12 +115,7 @@ async def on_newsdesk_error(request: Request, exc: Exception) -> JSONResponse:
 async def on_store_transport_error(request: Request, exc: Exception) -> JSONResponse:
     """A Chroma server that went away mid-request (the API makes no other httpx calls)."""
     log.error("request %s: the vector store is unreachable: %s", request_id(request), exc)
-    return error_response(
-        request,
-        503,
-        "the vector store cannot be reached; try again shortly",
-        {"Retry-After": str(RETRY_AFTER_SECONDS)},
-    )
+    return error_response(request, 503, STORE_DOWN, {"Retry-After": str(RETRY_AFTER_SECONDS)})
 
 
 async def on_api_error(request: Request, exc: Exception) -> JSONResponse:

@@ -15,7 +15,7 @@ from contextlib import closing, contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
-from api.schemas import FeedbackIn, FeedbackOut
+from newsdesk.api.schemas import FeedbackIn, FeedbackOut
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS feedback (

@@ -1,4 +1,5 @@
-"""Background syncs of the article folders: one at a time, in a worker thread, with progress."""
+"""Background syncs of the article folders and feeds: one at a time, in a worker thread, with
+progress."""
 
 from __future__ import annotations
 
@@ -6,23 +7,23 @@ import logging
 import threading
 import uuid
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
-from api.schemas import ReindexJob
-from index.errors import NewsdeskError
+from newsdesk.api.schemas import ReindexJob
+from newsdesk.index import NewsdeskError
 
 if TYPE_CHECKING:
-    from index.engine import Engine
+    from newsdesk.index import Engine
 
 log = logging.getLogger("newsdesk.api")
 
 KEEP_JOBS = 50
 """Finished jobs remembered for GET /reindex/{id}."""
 
-Trigger = Literal["admin", "watch"]
+Trigger = Literal["admin", "watch", "feeds"]
 
 
 class SyncBusy(Exception):
@@ -47,8 +48,11 @@ class SyncJobs:
         self._thread: threading.Thread | None = None
         self._on_finish = on_finish
 
-    def start(self, engine: Engine, sources: list[Path], trigger: Trigger) -> ReindexJob:
-        """Start syncing `sources`; raises SyncBusy when a sync is already running."""
+    def start(
+        self, engine: Engine, sources: list[Path], trigger: Trigger, urls: Sequence[str] = ()
+    ) -> ReindexJob:
+        """Start syncing `sources` (folders) and `urls` (feeds, pages); raises SyncBusy when a
+        sync is already running."""
         with self._lock:
             if self._running is not None:
                 raise SyncBusy(self._running.model_copy())
@@ -56,7 +60,7 @@ class SyncJobs:
                 id=uuid.uuid4().hex,
                 trigger=trigger,
                 status="running",
-                sources=[str(s) for s in sources],
+                sources=[*map(str, sources), *urls],
                 started_at=now(),
             )
             self._running = job
@@ -64,7 +68,7 @@ class SyncJobs:
             while len(self._jobs) > KEEP_JOBS:
                 self._jobs.popitem(last=False)
             self._thread = threading.Thread(
-                target=self._run, args=(job, engine, sources), name="sync", daemon=True
+                target=self._run, args=(job, engine, sources, list(urls)), name="sync", daemon=True
             )
             self._thread.start()
             return job.model_copy()
@@ -83,7 +87,7 @@ class SyncJobs:
             return not thread.is_alive()
         return True
 
-    def _run(self, job: ReindexJob, engine: Engine, sources: list[Path]) -> None:
+    def _run(self, job: ReindexJob, engine: Engine, sources: list[Path], urls: list[str]) -> None:
         base = 0
 
         def progress(done: int, total: int) -> None:
@@ -96,6 +100,8 @@ class SyncJobs:
         log.info("reindex %s (%s) started: %s", job.id, job.trigger, job.sources)
         try:
             report = engine.sync(sources, progress)
+            if urls:
+                report.merge(engine.sync_urls(urls))
         except NewsdeskError as exc:
             outcome: dict[str, object] = {"status": "failed", "error": str(exc)}
             log.error("reindex %s failed: %s", job.id, exc)

@@ -14,6 +14,9 @@ STANDARD_ATTRS = set(vars(logging.makeLogRecord({}))) | {
     "color_message",  # uvicorn's ANSI-coloured copy of the message
 }
 
+LINE_BREAKS = {ord(c): f"\\u{ord(c):04x}" for c in "\x85\u2028\u2029"}
+"""Characters that end a line for str.splitlines() but that JSON may leave unescaped."""
+
 
 class JsonFormatter(logging.Formatter):
     """One JSON object per record: time, level, logger, message and any `extra` fields."""
@@ -28,7 +31,10 @@ class JsonFormatter(logging.Formatter):
         line.update({k: v for k, v in vars(record).items() if k not in STANDARD_ATTRS})
         if record.exc_info:
             line["exception"] = self.formatException(record.exc_info)
-        return json.dumps(line, ensure_ascii=False, default=str)
+        text = json.dumps(line, ensure_ascii=False, default=str)
+        # One record, one line, for every reader: JSON leaves these unescaped, but
+        # str.splitlines() (and other tools) break lines at them. Only strings can hold them.
+        return text.translate(LINE_BREAKS)
 
 
 LOG_CONFIG: dict[str, Any] = {

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterator
-from typing import TYPE_CHECKING
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Literal
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -17,12 +18,21 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 if TYPE_CHECKING:
-    from api.runtime import WatcherStatus
-    from index.engine import Engine
+    from newsdesk.index import Engine
 
 log = logging.getLogger("newsdesk.api")
 
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
+
+
+@dataclass
+class WatcherStatus:
+    """How `serve --watch` is doing: `off` without --watch, `starting` until the index is loaded,
+    `ok` while watching, `degraded` while stopped and waiting to restart (`detail` says why)."""
+
+    state: Literal["off", "starting", "ok", "degraded"] = "off"
+    detail: str | None = None
+    restarts: int = 0
 
 
 class IndexCollector(Collector):
@@ -36,7 +46,7 @@ class IndexCollector(Collector):
         counts = None
         if engine is not None:
             try:
-                counts = engine.store.counts()
+                counts = engine.counts()
             except Exception as exc:  # a scrape must not fail because the store is down
                 log.warning("metrics: cannot count the index: %s", exc)
         yield GaugeMetricFamily(
@@ -67,6 +77,39 @@ class WatcherCollector(Collector):
             "Restarts of the folder watcher after it stopped",
             value=status.restarts,
         )
+
+
+class FeedCollector(Collector):
+    """Per-feed polls, failures and entries, read from the feeds' state at scrape time."""
+
+    def __init__(self, engine: Callable[[], Engine | None]) -> None:
+        self.engine = engine
+
+    def collect(self) -> Iterator[GaugeMetricFamily | CounterMetricFamily]:
+        engine = self.engine()
+        if engine is None:
+            return
+        try:
+            states = engine.feed_book().load()
+        except (OSError, ValueError) as exc:
+            log.warning("metrics: cannot read the feeds' state: %s", exc)
+            return
+        polls = CounterMetricFamily("newsdesk_feed_polls", "Polls of a feed", labels=["feed"])
+        failures = CounterMetricFamily(
+            "newsdesk_feed_failures", "Polls of a feed that failed", labels=["feed"]
+        )
+        entries = GaugeMetricFamily(
+            "newsdesk_feed_entries", "Entries read at a feed's last poll", labels=["feed"]
+        )
+        up = GaugeMetricFamily(
+            "newsdesk_feed_up", "1 when a feed's last poll worked", labels=["feed"]
+        )
+        for url, state in states.items():
+            polls.add_metric([url], state.polls)
+            failures.add_metric([url], state.failures)
+            entries.add_metric([url], state.articles)
+            up.add_metric([url], int(state.last_error is None and state.polls > 0))
+        yield from (polls, failures, entries, up)
 
 
 class Metrics:
@@ -105,6 +148,7 @@ class Metrics:
         )
         self.registry.register(IndexCollector(engine))
         self.registry.register(WatcherCollector(watcher))
+        self.registry.register(FeedCollector(engine))
 
     def request(self, method: str, route: str, status: int, seconds: float) -> None:
         self.requests.labels(method, route, str(status)).inc()

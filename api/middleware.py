@@ -10,8 +10,8 @@ import uuid
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from api.errors import error_body
-from api.metrics import Metrics
+from newsdesk.api.errors import error_body
+from newsdesk.api.metrics import Metrics
 
 access_log = logging.getLogger("newsdesk.access")
 log = logging.getLogger("newsdesk.api")

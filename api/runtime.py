@@ -3,21 +3,21 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal
+from functools import partial
+from typing import TYPE_CHECKING
 
 import anyio
 
-from api.feedback import FeedbackStore
-from api.jobs import SyncJobs
-from api.metrics import Metrics
-from api.ratelimit import RateLimit
-from api.schemas import ReindexJob
-from index.config import Settings
-from index.errors import IndexLocked, NewsdeskError, StoreUnavailable
+from newsdesk.api.discord_guilds import GuildStore
+from newsdesk.api.feedback import FeedbackStore
+from newsdesk.api.jobs import SyncJobs
+from newsdesk.api.metrics import Metrics, WatcherStatus
+from newsdesk.api.ratelimit import RateLimit
+from newsdesk.api.schemas import ReindexJob
+from newsdesk.index import IndexLocked, NewsdeskError, Settings, StoreUnavailable
 
 if TYPE_CHECKING:
-    from index.engine import Engine
+    from newsdesk.index import Conversations, Engine
 
 log = logging.getLogger("newsdesk.api")
 
@@ -25,16 +25,6 @@ LOAD_RETRY_SECONDS = 2.0
 """Wait between attempts while the store is unreachable or another process holds the lock."""
 SHUTDOWN_WAIT_SECONDS = 5.0
 """How long shutdown waits for a running sync (an interrupted sync is redone next time)."""
-
-
-@dataclass
-class WatcherStatus:
-    """How `serve --watch` is doing: `off` without --watch, `starting` until the index is loaded,
-    `ok` while watching, `degraded` while stopped and waiting to restart (`detail` says why)."""
-
-    state: Literal["off", "starting", "ok", "degraded"] = "off"
-    detail: str | None = None
-    restarts: int = 0
 
 
 class Runtime:
@@ -53,8 +43,12 @@ class Runtime:
         self.feedback = FeedbackStore(
             settings.data_dir / "feedback.sqlite3", settings.feedback_max_bytes
         )
+        self.discord_guilds = GuildStore(settings.data_dir / "discord-guilds.json")
+        """Where the Discord bot answers, per server (PUT /discord/guilds/{id})."""
         self.rate_limit = RateLimit(settings.ask_rate_limit)
         self.feedback_limit = RateLimit(settings.feedback_rate_limit)
+        self.conversations: Conversations | None = None
+        """The engine's conversations (api.services.ask makes them once the engine loads)."""
 
     def _job_finished(self, job: ReindexJob) -> None:
         self.metrics.reindex.labels(job.trigger, job.status).inc()
@@ -66,23 +60,12 @@ class Runtime:
         In embedded mode the engine claims the data dir's writer lock for the app's lifetime,
         so no other process writes behind its back.
         """
-        from index.engine import Engine
+        from newsdesk.index import Engine
 
-        engine: Engine | None = None
+        open_engine = partial(Engine.open, self.settings, serving=True)
         while self.engine is None:
             try:
-                if engine is None:
-                    engine = await anyio.to_thread.run_sync(
-                        Engine, self.settings, abandon_on_cancel=True
-                    )
-                    # Load the model and the keyword index (or build it) now, not in the
-                    # first question.
-                    await anyio.to_thread.run_sync(
-                        engine.embedder.get_query_embedding, "warm-up", abandon_on_cancel=True
-                    )
-                    await anyio.to_thread.run_sync(engine.keywords.get, abandon_on_cancel=True)
-                if not self.settings.chroma_url:
-                    engine.claim_writer()
+                engine = await anyio.to_thread.run_sync(open_engine, abandon_on_cancel=True)
                 self.engine, self.owns_engine, self.load_error = engine, True, None
             except (StoreUnavailable, IndexLocked) as exc:
                 self._failed(exc, retrying=True)
@@ -94,7 +77,7 @@ class Runtime:
                 log.exception("cannot load the index")
                 self.load_error = f"unexpected error while loading the index ({type(exc).__name__})"
                 return
-        log.info("index loaded: %s", self.engine.store.location)
+        log.info("index loaded: %s", self.engine.location)
 
     def _failed(self, exc: NewsdeskError, retrying: bool) -> None:
         """Log the full reason once; clients (/ready, 503s) see its public form."""

@@ -9,10 +9,14 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from index.answer.models import Citation
-from index.articles import KNOWN_KEYS, id_problem, normalise_date
-from index.engine import MAX_QUESTION_CHARS
-from index.retrieval import Filters
+from newsdesk.index import (
+    KNOWN_KEYS,
+    MAX_QUESTION_CHARS,
+    Citation,
+    Filters,
+    id_problem,
+    normalise_date,
+)
 
 MAX_ID_CHARS = 512
 MAX_FEEDBACK_ANSWER_CHARS = 8000
@@ -71,6 +75,7 @@ class AskRequest(BaseModel):
                     "top_k": 3,
                     "filters": {"source": "Tech Wire", "since": "2025-01-01"},
                 },
+                {"question": "When will it open?", "conversation_id": "kP3x9vQm2TQe1rWq0aZ8Yw"},
             ]
         },
     )
@@ -78,6 +83,12 @@ class AskRequest(BaseModel):
     question: str = Field(min_length=1, max_length=MAX_QUESTION_CHARS)
     top_k: int | None = Field(None, ge=1, le=20, description="Cite at most this many articles.")
     filters: FiltersIn | None = None
+    conversation_id: str | None = Field(
+        None,
+        pattern=r"^[A-Za-z0-9_-]{1,64}$",
+        description="Continue this conversation (a follow-up may refer to its earlier turns); "
+        "a new one is started when omitted.",
+    )
 
     @field_validator("question")
     @classmethod
@@ -230,10 +241,10 @@ class ArticleWritten(BaseModel):
 
 
 class ReindexJob(BaseModel):
-    """A background sync of the configured article folders."""
+    """A background sync of the configured article folders and feeds."""
 
     id: str
-    trigger: Literal["admin", "watch"]
+    trigger: Literal["admin", "watch", "feeds"]
     status: Literal["running", "succeeded", "failed"]
     sources: list[str]
     started_at: str
@@ -242,6 +253,39 @@ class ReindexJob(BaseModel):
     total: int = Field(0, description="Articles to embed (grows as each folder is scanned).")
     report: dict[str, Any] | None = Field(None, description="The sync report, when finished.")
     error: str | None = None
+
+
+# --------------------------------------------------------------------------- feeds
+
+
+class Source(BaseModel):
+    """A source articles come from, as their `source` field names it (a publisher, a feed)."""
+
+    name: str
+    articles: int
+
+
+class FeedIn(BaseModel):
+    """A feed (RSS 2.0, Atom 1.0) or article page to poll."""
+
+    url: str = Field(min_length=8, max_length=2000, pattern=r"^[hH][tT][tT][pP][sS]?://\S+$")
+
+
+class Feed(BaseModel):
+    """A polled URL and how its polls went."""
+
+    id: str
+    url: str
+    title: str | None = None
+    configured: bool = Field(description="Listed in NEWSDESK_FEEDS (comes back at restart).")
+    last_success: str | None = None
+    last_error: str | None = None
+    articles: int = Field(description="Entries read at the last successful poll.")
+    polls: int = 0
+    failures: int = 0
+    last_report: dict[str, int] | None = Field(
+        None, description="The last successful poll: added, updated, unchanged, removed, skipped."
+    )
 
 
 # --------------------------------------------------------------------------- feedback
@@ -316,3 +360,24 @@ class FeedbackPage(BaseModel):
     limit: int
     offset: int
     next_offset: int | None
+
+
+# --------------------------------------------------------------------------- conversations
+
+
+class TurnOut(BaseModel):
+    """One turn of a conversation."""
+
+    question: str = Field(description="As asked.")
+    searched: str = Field(description="The standalone question actually searched.")
+    answer: str
+    answered: bool
+    citations: list[Citation]
+    time: str = Field(description="When it was asked (ISO 8601, UTC).")
+
+
+class ConversationOut(BaseModel):
+    """A conversation's turns, oldest first."""
+
+    id: str
+    turns: list[TurnOut]

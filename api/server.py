@@ -5,8 +5,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from index.config import Settings
-from index.errors import ConfigError, SourceNotFound
+from newsdesk.index import ConfigError, Settings, SourceNotFound
 
 SERVER_ENV = {"OMP_NUM_THREADS": "1"}
 """Set (unless already set) before torch loads. Each request runs in its own thread; torch's
@@ -20,8 +19,8 @@ def serve(settings: Settings) -> None:
         os.environ.setdefault(name, value)
     import uvicorn
 
-    from api.app import create_app
-    from api.logs import LOG_CONFIG
+    from newsdesk.api.app import create_app
+    from newsdesk.api.logs import LOG_CONFIG
 
     if settings.watch and not settings.articles_dirs:
         raise ConfigError(

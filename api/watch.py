@@ -8,9 +8,9 @@ from pathlib import Path
 import anyio
 from watchfiles import Change, DefaultFilter, awatch
 
-from api.jobs import SyncBusy
-from api.runtime import Runtime
-from index.articles import SUPPORTED_SUFFIXES
+from newsdesk.api.jobs import SyncBusy
+from newsdesk.api.runtime import Runtime
+from newsdesk.index import SUPPORTED_SUFFIXES
 
 log = logging.getLogger("newsdesk.api")
 

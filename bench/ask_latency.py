@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import shutil
 import signal
 import socket
 import statistics
@@ -77,12 +76,12 @@ def timed_in_worker(action: Callable[[str], object], questions: list[str]) -> li
 
 def headline_questions(engine: object, count: int) -> list[str]:
     """`count` questions built from headlines spread over the index."""
-    from index.engine import Engine
+    from newsdesk.index import Engine
 
     assert isinstance(engine, Engine)
-    total = engine.store.counts()["articles"]
+    total = engine.counts()["articles"]
     step = max(total // count, 1)
-    rows = engine.store.list_articles(total, 0)
+    rows = engine.list_articles(total, 0)
     titles = [meta["title"] for _, meta in rows[::step] if meta.get("title")]
     return [f"What happened: {title}?" for title in (titles * count)[:count]]
 
@@ -99,10 +98,9 @@ def api_server(data_dir: Path, workdir: Path) -> Iterator[str]:
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("NEWSDESK_")}
     env |= {"NEWSDESK_DATA_DIR": str(data_dir), "NEWSDESK_ASK_RATE_LIMIT": "0"}
-    newsdesk = shutil.which("newsdesk") or str(Path(sys.executable).with_name("newsdesk"))
     log = (workdir / "serve.log").open("wb")
     process = subprocess.Popen(
-        [newsdesk, "serve", "--host", "127.0.0.1", "--port", str(port)],
+        [sys.executable, "-m", "newsdesk", "serve", "--host", "127.0.0.1", "--port", str(port)],
         cwd=workdir,
         env=env,
         stdout=log,
@@ -132,23 +130,21 @@ def api_server(data_dir: Path, workdir: Path) -> Iterator[str]:
 
 def main() -> None:
     args = parse_args()
-    from api.server import SERVER_ENV
+    from newsdesk.api.server import SERVER_ENV
 
     os.environ.update(SERVER_ENV)  # before torch loads: measure in-process as the server runs
-    from index.config import Settings
-    from index.engine import Engine
-    from index.retrieval import CANDIDATES
+    from newsdesk.index import Engine, Settings
 
     with tempfile.TemporaryDirectory(prefix="newsdesk-bench-") as tmp:
         data_dir = args.data_dir or Path(tmp) / "data"
         engine = Engine(Settings(data_dir=data_dir, _env_file=None))
-        if not engine.store.counts()["articles"]:
+        if not engine.counts()["articles"]:
             print(f"indexing {args.corpus} into {data_dir} …", file=sys.stderr)
             report = engine.sync([args.corpus])
             print(f"indexed {report.added} articles in {report.seconds:.0f}s", file=sys.stderr)
-        counts = engine.store.counts()
+        counts = engine.counts()
         if args.questions:
-            from index.evaluate import load_questions
+            from newsdesk.index import load_questions
 
             asked = [q.question for path in args.questions for q in load_questions(path)]
             questions = (asked * args.requests)[: args.requests]
@@ -156,8 +152,7 @@ def main() -> None:
             questions = headline_questions(engine, args.requests)
 
         def floor(question: str) -> None:
-            vector = engine.embedder.get_query_embedding(question)
-            engine.store.chunks.query(query_embeddings=[vector], n_results=CANDIDATES)
+            engine.vector_search(question)
 
         rows = [
             ("floor: query embedding + Chroma query", timed_in_worker(floor, questions)),

@@ -23,6 +23,9 @@ hold unanswerable questions:
             ../shared/qa/bbc_dev_unanswerable.jsonl ../shared/qa/bbc_dev_more_unanswerable.jsonl \\
         --corpus /tmp/nd-reuters ../shared/qa/reuters_dev.jsonl \\
             ../shared/qa/reuters_dev_unanswerable.jsonl
+
+`--without FEATURE …` holds features at zero, to measure what they add (fit vs check) without
+changing the code; the model is then written only where `--out` says.
 """
 
 from __future__ import annotations
@@ -37,16 +40,16 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import GroupKFold, StratifiedKFold
 
-from index.answer.extractive import (
+from newsdesk.index import Engine, Settings
+from newsdesk.index.answer.extractive import (
     DECISION_FEATURES,
     SENTENCE_FEATURES,
     Candidates,
+    Selection,
     select,
 )
-from index.answer.scorer import MODEL_FILE, AnswerModel, Linear
-from index.config import Settings
-from index.engine import Engine
-from index.evaluate import FIT, Evaluator, Question, half, load_questions
+from newsdesk.index.answer.scorer import MODEL_FILE, AnswerModel, Linear
+from newsdesk.index.evaluate import FIT, Evaluator, Question, half, load_questions
 
 C_GRID = (0.01, 0.1, 1.0, 10.0)
 FOLDS = 5
@@ -132,12 +135,35 @@ def cross_validate_sentences(cases: list[Case], c: float) -> tuple[float, float]
     return float(auc), top1(cases, logits)
 
 
+WITHOUT: tuple[str, ...] = ()
+"""Features left out (held at zero, so fitted to count for nothing): --without, to measure
+what a feature adds. A sentence feature held at zero also empties the decision features read
+from it (number_missing reads typed_with_term, for one)."""
+
+
+def ablate(cases: list[Case]) -> None:
+    """Hold the sentence features named in WITHOUT at zero."""
+    columns = [SENTENCE_FEATURES.index(n) for n in WITHOUT if n in SENTENCE_FEATURES]
+    for case in cases:
+        if case.candidates is not None and columns:
+            case.candidates.features[:, columns] = 0.0
+
+
+def decision_of(found: Candidates, sentence: Linear) -> Selection:
+    """The selection for a question, its decision features with WITHOUT's held at zero."""
+    selection = select(found, sentence.logit(found.features))
+    for name in WITHOUT:
+        if name in DECISION_FEATURES:
+            selection.decision[DECISION_FEATURES.index(name)] = 0.0
+    return selection
+
+
 def decision_rows(cases: list[Case], sentence: Linear) -> np.ndarray:
     rows = []
     for case in cases:
         found = case.candidates
         assert found is not None
-        rows.append(select(found, sentence.logit(found.features)).decision)
+        rows.append(decision_of(found, sentence).decision)
     return np.asarray(rows)
 
 
@@ -168,7 +194,7 @@ def report(cases: list[Case], model: AnswerModel) -> None:
                 found = case.candidates
                 refused = case.gated
                 if found is not None:
-                    selection = select(found, model.sentence.logit(found.features))
+                    selection = decision_of(found, model.sentence)
                     p = float(model.decision.probability(selection.decision[None, :])[0])
                     refused = refused or p < model.threshold
                     if case.answerable:
@@ -244,16 +270,36 @@ def main() -> None:
         help="an ingested index directory, then its question files (JSON Lines)",
     )
     parser.add_argument("--false-refusal", type=float, default=0.05)
-    parser.add_argument("--out", type=Path, default=MODEL_FILE)
+    parser.add_argument(
+        "--out", type=Path, help=f"where to write the model (default: {MODEL_FILE})"
+    )
+    parser.add_argument(
+        "--without",
+        nargs="+",
+        default=[],
+        metavar="FEATURE",
+        help="hold these sentence or decision features at zero, to measure what they add "
+        "(the model is then written only with --out)",
+    )
     args = parser.parse_args()
+    unknown = set(args.without) - set(SENTENCE_FEATURES) - set(DECISION_FEATURES)
+    if unknown:
+        parser.error(f"no such feature: {', '.join(sorted(unknown))}")
+    global WITHOUT
+    WITHOUT = tuple(args.without)
+    out = args.out or (None if WITHOUT else MODEL_FILE)
 
     cases: list[Case] = []
     for data_dir, *files in args.corpus:
         cases += gather(Path(data_dir), [Path(f) for f in files])
+    ablate(cases)
     model = fit(cases, args.false_refusal)
     report(cases, model)
-    args.out.write_text(json.dumps(model.to_dict(), indent=1) + "\n", encoding="utf-8")
-    print(f"\nwrote {args.out}")
+    if out is None:
+        print("\nnot written (features held at zero: give --out to keep it)")
+        return
+    out.write_text(json.dumps(model.to_dict(), indent=1) + "\n", encoding="utf-8")
+    print(f"\nwrote {out}")
 
 
 if __name__ == "__main__":

@@ -68,19 +68,23 @@ def embedding_floor(engine: object, sources: list[Path]) -> tuple[float, int]:
     """Seconds to embed every chunk text of the sources with the same model, batch size and
     grouping as a sync, nothing else (sentence-transformers' own encode, which orders each
     group by length to pad least); and the number of chunks."""
-    from index.articles import Article, iter_source
-    from index.engine import Engine
-    from index.sync import BATCH_CHUNKS, batched_by_chunks, origin_of, prepare
-
-    assert isinstance(engine, Engine)
-    texts: list[list[str]] = []
     from llama_index.core.schema import MetadataMode
 
+    from newsdesk.index import Engine
+    from newsdesk.index.articles import Article, iter_source
+    from newsdesk.index.chunking import Chunker
+    from newsdesk.index.embeddings import build_embedder
+    from newsdesk.index.sync import BATCH_CHUNKS, batched_by_chunks, origin_of, prepare
+
+    assert isinstance(engine, Engine)
+    settings = engine.settings
+    chunker = Chunker(settings.chunk_size, settings.chunk_overlap)
+    texts: list[list[str]] = []
     for source in sources:
         articles = [
-            a for a in iter_source(source, engine.settings.max_file_bytes) if isinstance(a, Article)
+            a for a in iter_source(source, settings.max_file_bytes) if isinstance(a, Article)
         ]
-        chunker, origin = engine.indexer.chunker, origin_of(source)
+        origin = origin_of(source)
         prepared = (prepare(a, chunker, origin) for a in articles)
         for batch in batched_by_chunks(prepared, BATCH_CHUNKS):
             texts.append(
@@ -90,10 +94,10 @@ def embedding_floor(engine: object, sources: list[Path]) -> tuple[float, int]:
                     for n in nodes
                 ]
             )
-    model = engine.embedder.model._model  # the sentence-transformers model itself, no LlamaIndex
+    model = build_embedder(settings).sentence_model  # type: ignore[union-attr]
     started = time.perf_counter()
     for group in texts:  # encode() sorts a group by length, then embeds it batch by batch
-        model.encode(group, batch_size=engine.settings.embed_batch_size)
+        model.encode(group, batch_size=settings.embed_batch_size)
     return time.perf_counter() - started, sum(len(g) for g in texts)
 
 
@@ -106,10 +110,8 @@ def peak_rss_mb(pid: int) -> float:
 
 
 def measure(label: str, sources: list[Path], requests: int, workdir: Path) -> Size:
-    from index.articles import Article
-    from index.config import Settings
-    from index.engine import Engine
-    from index.retrieval import CANDIDATES
+    from newsdesk.index import Engine, Settings
+    from newsdesk.index.articles import Article
 
     size = Size(label)
     data_dir = workdir / "data"
@@ -120,7 +122,7 @@ def measure(label: str, sources: list[Path], requests: int, workdir: Path) -> Si
     started = time.perf_counter()
     report = engine.sync(sources)
     ingest_s = time.perf_counter() - started
-    counts = engine.store.counts()
+    counts = engine.counts()
     size.articles, size.chunks = counts["articles"], counts["chunks"]
     size.rows.append(
         (
@@ -154,7 +156,7 @@ def measure(label: str, sources: list[Path], requests: int, workdir: Path) -> Si
         )
     )
     started = time.perf_counter()
-    engine.keywords.rebuild()
+    engine.rebuild_keywords()
     size.rows.append(
         (
             "keyword index rebuild after a change",
@@ -163,13 +165,12 @@ def measure(label: str, sources: list[Path], requests: int, workdir: Path) -> Si
         )
     )
     engine.delete(extra.id)
-    engine.keywords.rebuild()
+    engine.rebuild_keywords()
 
     questions = headline_questions(engine, requests)
 
     def retrieval_floor(question: str) -> None:
-        vector = engine.embedder.get_query_embedding(question)
-        engine.store.chunks.query(query_embeddings=[vector], n_results=CANDIDATES)
+        engine.vector_search(question)
 
     floor_p50, floor_p95 = percentiles(timed_in_worker(retrieval_floor, questions))
     engine.close()

@@ -32,11 +32,11 @@ def parse_args() -> argparse.Namespace:
 
 
 def newsdesk(python: str, data_dir: Path, args: list[str], flags: tuple[str, ...] = ()) -> str:
-    """Run `python -m index ARGS` from the repository; its stderr. Fails on a non-zero exit."""
+    """Run `python -m newsdesk ARGS` from the repository; its stderr. Fails on a non-zero exit."""
     env = {**os.environ, "NEWSDESK_DATA_DIR": str(data_dir), "PYTHONPATH": str(ROOT)}
     env.pop("NEWSDESK_CHROMA_URL", None)
     done = subprocess.run(
-        [python, *flags, "-m", "index", *args],
+        [python, *flags, "-m", "newsdesk", *args],
         cwd=ROOT,
         env=env,
         capture_output=True,

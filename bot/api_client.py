@@ -10,17 +10,17 @@ import asyncio
 import logging
 import secrets
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
+from urllib.parse import urlencode
 
 import httpx
-from pydantic import BaseModel, ConfigDict, SecretStr, ValidationError
+from pydantic import BaseModel, ConfigDict, SecretStr, TypeAdapter, ValidationError
 
-from index.answer.models import Answer
+from newsdesk.index import Answer, Citation, ConversationAnswer
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
 
-    from index.config import Settings
-    from index.engine import Engine
+    from newsdesk.index import Engine, Settings
 
 log = logging.getLogger("newsdesk.bot")
 
@@ -47,6 +47,11 @@ NOT_ADMIN = (
     "(NEWSDESK_ADMIN_TOKEN)."
 )
 
+EXPIRED = (
+    "Newsdesk no longer has this conversation (conversations expire after a while): "
+    "ask the question again."
+)
+
 Model = TypeVar("Model", bound=BaseModel)
 
 
@@ -56,6 +61,47 @@ class BackendError(Exception):
     def __init__(self, message: str, status: int | None = None) -> None:
         super().__init__(message)
         self.status = status
+
+
+class ConversationTurn(BaseModel):
+    """One turn of a conversation as GET /conversations/{id} reports it."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    question: str
+    searched: str
+    answer: str
+    answered: bool
+    citations: list[Citation] = []
+    time: str | None = None
+
+    def as_answer(self) -> Answer:
+        """The turn as the answer it was (for Sources and ratings)."""
+        return Answer(
+            question=self.question,
+            answer=self.answer,
+            answered=self.answered,
+            citations=self.citations,
+        )
+
+
+class Conversation(BaseModel):
+    """GET /conversations/{id}: the turns, oldest first."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    id: str
+    turns: list[ConversationTurn]
+
+
+class GuildSettings(BaseModel):
+    """Where the bot answers in one Discord server (GET/PUT /discord/guilds/{id})."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    channels: list[str] = []
+    every: list[str] = []
+    forum: str | None = None
 
 
 class Job(BaseModel):
@@ -69,6 +115,29 @@ class Job(BaseModel):
     total: int = 0
     report: dict[str, Any] | None = None
     error: str | None = None
+
+
+class Feed(BaseModel):
+    """A polled feed as GET /feeds reports it (the fields the bot shows)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    id: str
+    url: str
+    title: str | None = None
+    configured: bool = False
+    last_success: str | None = None
+    last_error: str | None = None
+    articles: int = 0
+
+
+class Source(BaseModel):
+    """A source of articles as GET /sources reports it."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    name: str
+    articles: int
 
 
 class IndexStats(BaseModel):
@@ -86,19 +155,9 @@ def open_engine(settings: Settings) -> Engine:
     """Load the engine as `newsdesk serve` does: own the embedded index (the one writer), index
     the seed articles into an empty one, and load the model and build the keyword index before
     the first question."""
-    from index.engine import Engine
+    from newsdesk.index import Engine
 
-    engine = Engine(settings)
-    try:
-        if not settings.chroma_url:
-            engine.claim_writer()
-        engine.seed_if_empty()
-        engine.embedder.get_query_embedding("warm-up")
-        engine.keywords.get()
-    except BaseException:
-        engine.close()
-        raise
-    return engine
+    return Engine.open(settings, serving=True, seed=True)
 
 
 class InProcessApp(httpx.AsyncBaseTransport):
@@ -118,7 +177,7 @@ class InProcessApp(httpx.AsyncBaseTransport):
 
     async def start(self) -> None:
         """Load the model and open the index (in a thread: it takes a while)."""
-        from api.app import create_app
+        from newsdesk.api.app import create_app
 
         log.info("loading the embedding model and the index (in-process API)")
         self._engine = await asyncio.to_thread(open_engine, self.settings)
@@ -198,10 +257,47 @@ class ApiClient:
 
     # ----------------------------------------------------------------- routes
 
-    async def ask(self, question: str, user: int | None = None) -> Answer:
-        """POST /ask, counted against Discord user `user`'s own rate limit when the bot has
-        the service token (else against the bot's address)."""
-        return await self._call("POST", "/ask", Answer, json={"question": question}, user=user)
+    async def ask(
+        self,
+        question: str,
+        user: int | None = None,
+        filters: dict[str, str] | None = None,
+        conversation_id: str | None = None,
+    ) -> ConversationAnswer:
+        """POST /ask (with `filters`: source, since, until), in conversation `conversation_id`
+        (a new one when None), counted against Discord user `user`'s own rate limit when the
+        bot has the service token (else the bot's address). An unknown or expired
+        conversation is a BackendError with status 404."""
+        body: dict[str, Any] = {"question": question}
+        if filters:
+            body["filters"] = filters
+        if conversation_id:
+            body["conversation_id"] = conversation_id
+        try:
+            return await self._call("POST", "/ask", ConversationAnswer, json=body, user=user)
+        except BackendError as exc:
+            raise expired(exc) if conversation_id else exc from None
+
+    async def conversation(self, conversation_id: str) -> Conversation:
+        """GET /conversations/{id}: its turns (BackendError 404 when unknown or expired)."""
+        try:
+            path = f"/conversations/{conversation_id}"
+            return await self._call("GET", path, Conversation)
+        except BackendError as exc:
+            raise expired(exc) from None
+
+    async def sources(self, prefix: str = "") -> list[Source]:
+        """GET /sources: the sources articles come from, those starting with `prefix`."""
+        response = await self._request("GET", "/sources?" + urlencode({"prefix": prefix}))
+        return self._parse(response, list[Source])
+
+    async def feeds(self) -> list[Feed]:
+        """GET /feeds (admin): the polled feeds and how their polls went."""
+        return self._parse(await self._request("GET", "/feeds", admin=True), list[Feed])
+
+    async def add_feed(self, url: str) -> Feed:
+        """POST /feeds (admin): poll a feed or page from now on."""
+        return await self._call("POST", "/feeds", Feed, json={"url": url}, admin=True)
 
     async def feedback(
         self, rating: Literal["up", "down"], answer: Answer, user: int | None = None
@@ -218,6 +314,15 @@ class ApiClient:
         }
         await self._request("POST", "/feedback", json=body, user=user)
 
+    async def guild_settings(self, guild_id: int) -> GuildSettings:
+        """GET /discord/guilds/{id} (admin): where the bot answers in that server."""
+        return await self._call("GET", f"/discord/guilds/{guild_id}", GuildSettings, admin=True)
+
+    async def put_guild_settings(self, guild_id: int, settings: GuildSettings) -> GuildSettings:
+        """PUT /discord/guilds/{id} (admin): replace that server's settings."""
+        path = f"/discord/guilds/{guild_id}"
+        return await self._call("PUT", path, GuildSettings, json=settings.model_dump(), admin=True)
+
     async def reindex(self) -> Job:
         """POST /reindex (admin): start syncing the API's article folders."""
         return await self._call("POST", "/reindex", Job, admin=True)
@@ -233,11 +338,15 @@ class ApiClient:
     # ----------------------------------------------------------------- plumbing
 
     async def _call(self, method: str, path: str, model: type[Model], **kwargs: Any) -> Model:
-        response = await self._request(method, path, **kwargs)
+        return self._parse(await self._request(method, path, **kwargs), model)
+
+    def _parse(self, response: httpx.Response, shape: Any) -> Any:
+        """The response body as `shape` (a model, or a list of them)."""
         try:
-            return model.model_validate(response.json())
+            return TypeAdapter(shape).validate_python(response.json())
         except (ValueError, ValidationError) as exc:
-            log.error("%s %s: unexpected response body: %s", method, path, exc)
+            request = response.request
+            log.error("%s %s: unexpected response body: %s", request.method, request.url, exc)
             raise BackendError(BROKEN.format(rid=""), response.status_code) from None
 
     async def _request(
@@ -303,3 +412,8 @@ def error_of(response: httpx.Response) -> BackendError:
     rid = body.get("request_id") or response.headers.get("X-Request-ID")
     log.error("the API answered %d (request id %s): %s", status, rid, detail)
     return BackendError(BROKEN.format(rid=f" (request id {rid})" if rid else ""), status)
+
+
+def expired(error: BackendError) -> BackendError:
+    """A 404 about a conversation: it is unknown or expired, said so."""
+    return BackendError(EXPIRED, 404) if error.status == 404 else error

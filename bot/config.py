@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 from pydantic import Field, SecretStr, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
 class BotSettings(BaseSettings):
@@ -25,12 +27,24 @@ class BotSettings(BaseSettings):
     discord_guild_id: int | None = Field(
         None, description="Sync slash commands to this server at once (global sync otherwise)."
     )
+    discord_guilds: Annotated[list[int], NoDecode] = Field(
+        default_factory=list,
+        description="Comma-separated server ids the bot may serve; empty: any server it is in.",
+    )
+    discord_dms: bool = Field(False, description="Answer direct messages too.")
     ask_cooldown_seconds: float = Field(
         10.0, ge=0, le=3600, description="Per-user wait between questions; 0 turns it off."
     )
     api_timeout_seconds: float = Field(
         60.0, gt=0, le=600, description="How long the bot waits for one API answer."
     )
+
+    @field_validator("discord_guilds", mode="before")
+    @classmethod
+    def _comma_separated(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
 
     @field_validator("discord_token", "api_url", "discord_guild_id", mode="before")
     @classmethod

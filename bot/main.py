@@ -9,15 +9,17 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import signal
 
 import aiohttp
 import discord
 
-from bot.api_client import ApiClient
-from bot.client import NewsdeskBot, SyncRefused
-from bot.config import BotSettings
-from index.config import Settings
-from index.errors import ConfigError, DiscordRefused, NewsdeskError
+from newsdesk.bot.api_client import ApiClient
+from newsdesk.bot.client import NewsdeskBot, SyncRefused
+from newsdesk.bot.config import BotSettings
+from newsdesk.index import ConfigError, DiscordRefused, NewsdeskError, Settings
+
+log = logging.getLogger("newsdesk.bot")
 
 PORTAL = "the Discord Developer Portal (your application → Bot)"
 NO_TOKEN = (
@@ -81,15 +83,44 @@ def build(bot_settings: BotSettings, settings: Settings, *, sync: bool = False) 
         api,
         guild_id=bot_settings.discord_guild_id,
         cooldown_seconds=bot_settings.ask_cooldown_seconds,
+        allowed_guilds=frozenset(bot_settings.discord_guilds),
+        dms=bot_settings.discord_dms,
         synced_file=settings.data_dir / SYNCED_FILE,
         force_sync=sync,
     )
 
 
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
+"""`docker stop` (SIGTERM) and Ctrl-C (SIGINT): the bot closes cleanly."""
+
+
 async def serve(bot: NewsdeskBot, token: str) -> None:
-    """Log in (a refused token fails here, before anything loads), then stay connected."""
-    async with bot:
-        await bot.start(token)
+    """Log in (a refused token fails here, before anything loads), then stay connected until
+    SIGTERM or SIGINT, which close the client: the gateway is left, the API client closed and,
+    in process, a running reindex given a moment to finish (else the next sync redoes what was
+    left) before the index is released."""
+    loop = asyncio.get_running_loop()
+
+    def stop(signum: int) -> None:
+        log.info("%s received: closing the bot", signal.Signals(signum).name)
+        closing.append(loop.create_task(bot.close()))
+
+    closing: list[asyncio.Task[None]] = []
+    installed = []
+    for signum in STOP_SIGNALS:
+        try:
+            loop.add_signal_handler(signum, stop, signum)
+        except (NotImplementedError, RuntimeError, ValueError):  # not the main thread, Windows
+            continue
+        installed.append(signum)
+    try:
+        async with bot:
+            await bot.start(token)
+        if closing:
+            await asyncio.gather(*closing)
+    finally:
+        for signum in installed:
+            loop.remove_signal_handler(signum)
 
 
 def run(*, sync: bool = False) -> None:

@@ -1,45 +1,32 @@
-"""What the bot remembers in memory: recent answers (for their buttons) and per-user cooldowns."""
+"""What the bot keeps in memory only: per-user cooldowns and who rated what (for double
+clicks). Nothing a button or a follow-up needs: that is the API's (conversations)."""
 
 from __future__ import annotations
 
 import time
 from collections import OrderedDict
-from collections.abc import Callable
-from dataclasses import dataclass, field
-
-from index.answer.models import Answer
+from collections.abc import Callable, Hashable
 
 
-@dataclass
-class Asked:
-    """An answer the bot sent: what the user typed, the API's answer, who rated it."""
+class Claims:
+    """Who rated which answer, to count a double click once: the last `size` ratings, in
+    memory only (the answers themselves are the API's)."""
 
-    question: str
-    answer: Answer
-    raters: set[int] = field(default_factory=set)
-
-
-class AnswerCache:
-    """The last `size` answers by the id of the message that shows them (least recent dropped).
-
-    After a restart or once dropped, an answer's buttons say it is too old.
-    """
-
-    def __init__(self, size: int = 2000) -> None:
+    def __init__(self, size: int = 10_000) -> None:
         self.size = size
-        self._items: OrderedDict[int, Asked] = OrderedDict()
+        self._items: OrderedDict[Hashable, None] = OrderedDict()
 
-    def remember(self, message_id: int, question: str, answer: Answer) -> None:
-        self._items[message_id] = Asked(question, answer)
-        self._items.move_to_end(message_id)
+    def claim(self, key: Hashable) -> bool:
+        """True once per `key` (until released or dropped as the least recent)."""
+        if key in self._items:
+            return False
+        self._items[key] = None
         while len(self._items) > self.size:
             self._items.popitem(last=False)
+        return True
 
-    def get(self, message_id: int) -> Asked | None:
-        asked = self._items.get(message_id)
-        if asked is not None:
-            self._items.move_to_end(message_id)
-        return asked
+    def release(self, key: Hashable) -> None:
+        self._items.pop(key, None)
 
 
 class Cooldowns:

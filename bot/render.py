@@ -12,8 +12,8 @@ from urllib.parse import quote
 import discord
 from discord.utils import escape_markdown, escape_mentions
 
-from bot.api_client import IndexStats, Job
-from index.answer.models import Answer, Citation
+from newsdesk.bot.api_client import Feed, IndexStats, Job
+from newsdesk.index import Answer, Citation
 
 CONTENT_MAX = 2000
 TITLE_MAX = 256
@@ -42,8 +42,8 @@ REPHRASE = (
     "(names, places and numbers help)."
 )
 THREAD_INTRO = (
-    "Ask follow-up questions here, no mention needed: I read each one together with the "
-    "earlier questions in this thread."
+    "Ask follow-up questions here, no mention needed: each one continues the conversation of "
+    "the answer above, so it may refer to it (e.g. “When does it open?”)."
 )
 
 
@@ -128,6 +128,8 @@ def answer_embed(answer: Answer, question: str | None = None) -> discord.Embed:
         budget -= len(name) + len(value)
         shown += 1
     footer = "Full quotes: press Sources."
+    if answer.date_range:
+        footer = f"Sources from different days: {' to '.join(answer.date_range)}. {footer}"
     if hidden := len(answer.citations) - shown:
         footer = f"{hidden} more source{'s' if hidden > 1 else ''} under Sources. {footer}"
     return embed.set_footer(text=footer)
@@ -210,4 +212,26 @@ def stats_embed(stats: IndexStats) -> discord.Embed:
     embed.add_field(name="Last sync", value=safe(last))
     if stats.model:
         embed.add_field(name="Model", value=clip(safe(stats.model), FIELD_VALUE_MAX), inline=False)
+    return embed
+
+
+def feeds_embed(feeds: list[Feed]) -> discord.Embed:
+    """The polled feeds: each with its last success or error and its entries."""
+    embed = discord.Embed(title="Feeds", colour=ANSWERED)
+    if not feeds:
+        embed.description = "No feeds yet: add one with `/feeds add`."
+        return embed
+    for feed in feeds[:FIELDS_MAX]:
+        if feed.last_error:
+            state = f"last poll failed: {clip(safe(feed.last_error), 300)}"
+        elif feed.last_success:
+            state = (
+                f"{feed.articles} entries, polled {feed.last_success.replace('T', ' ')[:16]} UTC"
+            )
+        else:
+            state = "not polled yet"
+        name = clip(safe(feed.title or feed.url), FIELD_NAME_MAX)
+        embed.add_field(name=name, value=clip(f"{safe(feed.url)}\n{state}", 1000), inline=False)
+    if hidden := len(feeds) - FIELDS_MAX:
+        embed.set_footer(text=f"{hidden} more: GET /feeds lists them all.")
     return embed

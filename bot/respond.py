@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import discord
 
-from bot.render import notice
+from newsdesk.bot.render import notice
 
 NO_MENTIONS = discord.AllowedMentions.none()
 """Sent with every message: nothing the bot writes ever pings anyone."""

@@ -9,8 +9,8 @@ from llama_index.core.node_parser import SentenceSplitter
 from llama_index.core.schema import TextNode
 from llama_index.core.utils import get_tokenizer, globals_helper
 
-from index.answer.sentences import punkt_spans
-from index.articles import Article
+from newsdesk.index.answer.sentences import punkt_spans
+from newsdesk.index.articles import Article
 
 EMBEDDED_KEYS = {"title"}
 """Metadata the embedding sees besides the text: the headline counts for retrieval."""

@@ -49,6 +49,22 @@ class Settings(BaseSettings):
         "calibrated for all-MiniLM-L6-v2).",
     )
     seed_dir: Path = Field(REPO_SEEDS, description="Indexed by the first `ask` on an empty index.")
+    conversation_ttl_days: float = Field(
+        30.0,
+        gt=0,
+        le=3650,
+        description="A conversation is forgotten this long after its last turn.",
+    )
+    conversation_max_turns: int = Field(
+        50, ge=2, le=1000, description="Turns a conversation keeps; older ones are dropped."
+    )
+
+    @field_validator("data_dir")
+    @classmethod
+    def _data_dir_is_a_folder(cls, value: Path) -> Path:
+        if value.exists() and not value.is_dir():
+            raise ValueError(f"{value} is a file; point it at a folder (created if missing)")
+        return value
 
     @field_validator("chroma_url")
     @classmethod
@@ -64,6 +80,43 @@ class Settings(BaseSettings):
             raise ValueError(
                 "collection must be 3-42 characters of letters, digits, '.', '_' or '-'"
             )
+        return value
+
+    # ------------------------------------------------ feeds and article URLs (index/fetch.py)
+    feeds: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="RSS/Atom feeds or article URLs `newsdesk serve` polls (comma-separated).",
+    )
+    feed_interval: float = Field(
+        900, ge=1, le=86_400, description="Seconds between two polls of the feeds."
+    )
+    feed_max_age_days: float = Field(
+        0,
+        ge=0,
+        description="After each poll, remove a feed's articles published longer ago than this "
+        "many days (0: keep them all).",
+    )
+    fetch_timeout: float = Field(
+        10.0, gt=0, le=120, description="Seconds a site may take to answer (3x for the body)."
+    )
+    fetch_max_bytes: int = Field(
+        10_000_000, ge=10_000, description="Larger feeds and pages are skipped."
+    )
+    fetch_host_delay: float = Field(
+        1.0, ge=0, le=60, description="Seconds between two requests to the same host."
+    )
+    fetch_allow_private: bool = Field(
+        False,
+        description="Fetch from loopback and private addresses too (your own network); "
+        "link-local addresses such as cloud metadata are refused always.",
+    )
+
+    @field_validator("feeds")
+    @classmethod
+    def _feeds_are_urls(cls, value: list[str]) -> list[str]:
+        for url in value:
+            if not url.lower().startswith(("http://", "https://")):
+                raise ValueError(f"{url!r} is not an http(s) URL")
         return value
 
     # ------------------------------------------------ HTTP API (api/, `newsdesk serve`)
@@ -142,7 +195,7 @@ class Settings(BaseSettings):
                 ) from None
         return value
 
-    @field_validator("articles_dirs", "trusted_proxies", mode="before")
+    @field_validator("articles_dirs", "trusted_proxies", "feeds", mode="before")
     @classmethod
     def _comma_separated(cls, value: object) -> object:
         if isinstance(value, str):

@@ -14,12 +14,12 @@ import numpy as np
 from llama_index.core.embeddings import BaseEmbedding
 from pydantic import PrivateAttr
 
-from index.config import BUNDLED_MODEL, Settings
-from index.errors import ConfigError
-from index.sentence_vectors import Pooled, Spans
+from newsdesk.index.config import BUNDLED_MODEL, Settings
+from newsdesk.index.errors import ConfigError
+from newsdesk.index.sentence_vectors import Pooled, Spans
 
 if TYPE_CHECKING:
-    from index.transformer_embedding import SentenceTransformerEmbedding
+    from newsdesk.index.transformer_embedding import SentenceTransformerEmbedding
 
 TEST_MODEL = "test-hash"
 """A deterministic bag-of-words embedder for fast unit tests; not for real use."""
@@ -60,7 +60,7 @@ def build_embedder(settings: Settings) -> HashEmbedding | SentenceTransformerEmb
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     quiet_model_loading()
     location = model_location(settings.embed_model)
-    from index.transformer_embedding import SentenceTransformerEmbedding
+    from newsdesk.index.transformer_embedding import SentenceTransformerEmbedding
 
     try:
         return SentenceTransformerEmbedding(

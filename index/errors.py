@@ -69,3 +69,7 @@ class LLMUnavailable(NewsdeskError):
     """The LLM server of LLM answer mode cannot be reached or failed to answer."""
 
     public = "the language model cannot answer right now; try again shortly"
+
+
+class ConversationNotFound(NewsdeskError):
+    """No conversation with this id exists (never made, deleted, or expired)."""

@@ -11,12 +11,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from llama_index.core.schema import QueryBundle
-
-from index.answer.models import Answer
-from index.engine import Engine
-from index.errors import NewsdeskError
-from index.retrieval import Filters
+from newsdesk.index.answer.models import Answer
+from newsdesk.index.engine import Engine
+from newsdesk.index.errors import NewsdeskError
 
 
 @dataclass
@@ -174,7 +171,7 @@ class Evaluator:
 
     def digest(self, article_id: str) -> str | None:
         if article_id not in self._digest:
-            texts = self.engine.store.texts([article_id])
+            texts = self.engine.texts([article_id])
             text = texts.get(article_id)
             self._digest[article_id] = (
                 hashlib.sha256(" ".join(text.split()).lower().encode()).hexdigest() if text else ""
@@ -193,9 +190,7 @@ class Evaluator:
         answer, confidence = self.engine.assess(q.question)
         seconds = time.perf_counter() - started
         started = time.perf_counter()
-        self.engine.retriever.retrieve_articles(
-            QueryBundle(" ".join(q.question.split())), Filters(), self.engine.settings.top_k
-        )
+        self.engine.as_retriever().retrieve(" ".join(q.question.split()))
         retrieval = time.perf_counter() - started
         rank = self.rank(answer, q.article) if q.article else None
         text = answer.answer.lower()

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from index.store import Store
+from newsdesk.index.store import Store
 
 log = logging.getLogger(__name__)
 WORD = re.compile(r"(?u)\b\w\w+\b")

@@ -18,11 +18,10 @@ from llama_index.core.vector_stores import (
     MetadataFilters,
 )
 
-from index.chunking import published_ts
-from index.lexical import KeywordIndexCache
-from index.store import Store
+from newsdesk.index.chunking import published_ts
+from newsdesk.index.lexical import KeywordIndexCache
+from newsdesk.index.store import Store
 
-RRF_K = 30
 DENSE_WEIGHT = 1.0
 KEYWORD_WEIGHT = 0.8
 CANDIDATES = 40
@@ -104,69 +103,113 @@ class ArticleHit:
         return max(c.dense for c in self.chunks)
 
 
-class HybridRetriever(BaseRetriever):
-    """A LlamaIndex retriever fusing dense and BM25 chunk rankings with reciprocal ranks."""
+def articles_of(nodes: list[NodeWithScore]) -> list[ArticleHit]:
+    """Retrieved chunks (best first) grouped into their articles, in order of each article's
+    best chunk; an article scores as its best chunk."""
+    articles: dict[str, ArticleHit] = {}
+    for found in nodes:
+        metadata = dict(found.node.metadata)
+        aid = metadata.get("article_id") or found.node.node_id.rsplit("#", 1)[0]
+        score = found.get_score()
+        chunk = ChunkHit(
+            found.node.node_id,
+            found.node.get_content(),
+            metadata,
+            dense=getattr(found, "dense", 0.0),
+            keyword=getattr(found, "keyword", 0.0),
+            fused=score,
+        )
+        articles.setdefault(aid, ArticleHit(aid, score)).chunks.append(chunk)
+    return list(articles.values())
 
-    def __init__(self, store: Store, embedder: BaseEmbedding, keywords: KeywordIndexCache) -> None:
+
+class ScoredChunk(NodeWithScore):
+    """A retrieved chunk as LlamaIndex sees it, with each retriever's evidence: `score` is the
+    fused score (1.0: the best of both retrievers), `dense` the cosine similarity to the
+    question (0 when only BM25 found it), `keyword` the BM25 score (0 when only dense did)."""
+
+    dense: float = 0.0
+    keyword: float = 0.0
+
+
+class HybridRetriever(BaseRetriever):
+    """A LlamaIndex retriever fusing dense (Chroma) and BM25 chunks by relative score: each
+    retriever's scores min-max scaled to 0..1, weighted DENSE_WEIGHT : KEYWORD_WEIGHT (as
+    LlamaIndex's QueryFusionRetriever in relative_score mode, which measured better than
+    reciprocal ranks: bench/ENGINE.md). `retrieve()` returns the chunks of the `articles` best
+    articles (an article ranks by its best chunk), best first, as ScoredChunk nodes.
+
+    Chunks only BM25 found are read from the store for those articles alone."""
+
+    def __init__(
+        self,
+        store: Store,
+        embedder: BaseEmbedding,
+        keywords: KeywordIndexCache,
+        articles: int = 5,
+        filters: Filters | None = None,
+        vector_index: VectorStoreIndex | None = None,
+    ) -> None:
         super().__init__()
         self.store = store
         self.embedder = embedder
         self.keywords = keywords
-        self.index = VectorStoreIndex.from_vector_store(store.vector_store, embed_model=embedder)
-        self.filters = Filters()
+        self.articles = articles
+        self.filters = filters or Filters()
+        self.vector_index = vector_index or VectorStoreIndex.from_vector_store(
+            store.vector_store, embed_model=embedder
+        )
+
+    def configured(self, articles: int, filters: Filters | None = None) -> HybridRetriever:
+        """The same retriever for another number of articles and filters (cheap: it shares
+        the store, the keyword index and the vector index)."""
+        return HybridRetriever(
+            self.store, self.embedder, self.keywords, articles, filters, self.vector_index
+        )
 
     def _retrieve(self, query_bundle: QueryBundle) -> list[NodeWithScore]:
-        hits = self.retrieve_chunks(query_bundle, self.filters)
+        chunks = [c for article in self._best_articles(self._fuse(query_bundle)) for c in article]
+        chunks.sort(key=lambda c: c.fused, reverse=True)
         return [
-            NodeWithScore(
-                node=TextNode(id_=h.chunk_id, text=h.text, metadata=h.metadata), score=h.fused
+            ScoredChunk(
+                node=TextNode(id_=c.chunk_id, text=c.text, metadata=c.metadata),
+                score=c.fused,
+                dense=c.dense,
+                keyword=c.keyword,
             )
-            for h in hits
+            for c in chunks
         ]
 
-    def retrieve_chunks(self, query: QueryBundle, filters: Filters) -> list[ChunkHit]:
-        """Fused chunk hits, best first, each with its text and metadata."""
-        hits = self._fuse(query, filters)
-        self._fill(hits)
-        return [h for h in hits if h.metadata]
-
-    def retrieve_articles(self, query: QueryBundle, filters: Filters, k: int) -> list[ArticleHit]:
-        """The k best articles, each scored by its best chunk, chunks kept for answering.
-
-        Chunks only BM25 found are read from the store for these k articles alone."""
-        articles: dict[str, ArticleHit] = {}
-        best = (DENSE_WEIGHT + KEYWORD_WEIGHT) / (RRF_K + 1)
-        for hit in self._fuse(query, filters):
+    def _best_articles(self, fused: list[ChunkHit]) -> list[list[ChunkHit]]:
+        """The chunks of the best `articles` articles that are still in the store."""
+        grouped: dict[str, list[ChunkHit]] = {}
+        for hit in fused:
             aid = hit.metadata.get("article_id") or hit.chunk_id.rsplit("#", 1)[0]
-            if aid not in articles:
-                articles[aid] = ArticleHit(aid, hit.fused / best)
-            articles[aid].chunks.append(hit)
-        ranked = sorted(articles.values(), key=lambda a: a.score, reverse=True)
-        top: list[ArticleHit] = []
-        while ranked and len(top) < k:  # one round unless a chunk left the store meanwhile
-            batch, ranked = ranked[: k - len(top)], ranked[k - len(top) :]
-            self._fill([chunk for article in batch for chunk in article.chunks])
-            for article in batch:
-                article.chunks = [c for c in article.chunks if c.metadata]
-                if article.chunks:
-                    top.append(article)
+            grouped.setdefault(aid, []).append(hit)
+        ranked = list(grouped.values())  # in order of each article's best chunk
+        top: list[list[ChunkHit]] = []
+        while ranked and len(top) < self.articles:  # one round unless a chunk left the store
+            batch, ranked = ranked[: self.articles - len(top)], ranked[self.articles - len(top) :]
+            self._fill([chunk for article in batch for chunk in article])
+            top.extend(kept for article in batch if (kept := [c for c in article if c.metadata]))
         return top
 
-    def _fuse(self, query: QueryBundle, filters: Filters) -> list[ChunkHit]:
+    def _fuse(self, query: QueryBundle) -> list[ChunkHit]:
         """Dense and BM25 chunk rankings fused, best first. Chunks only BM25 found carry no
         text or metadata yet (`_fill`), unless filters needed their metadata to admit them."""
+        filters = self.filters
         if query.embedding is None:
             query.embedding = self.embedder.get_query_embedding(query.query_str)
-        dense_retriever = self.index.as_retriever(
+        dense_retriever = self.vector_index.as_retriever(
             similarity_top_k=CANDIDATES, filters=filters.to_llama()
         )
         hits: dict[str, ChunkHit] = {}
-        for rank, found in enumerate(dense_retriever.retrieve(query), start=1):
+        for found in dense_retriever.retrieve(query):
             node = found.node
             similarity = 1.0 + math.log(max(found.score or 1e-9, 1e-9))
             hit = ChunkHit(node.node_id, node.get_content(), dict(node.metadata), dense=similarity)
-            hit.fused += DENSE_WEIGHT / (RRF_K + rank)
             hits[hit.chunk_id] = hit
+        dense_found = list(hits.values())
         # Without filters every BM25 hit counts, so only the first CANDIDATES can be ranked.
         keyword_hits = self.keywords.get().search(
             query.query_str, CANDIDATES * 2 if filters else CANDIDATES
@@ -174,7 +217,7 @@ class HybridRetriever(BaseRetriever):
         fetched: dict[str, tuple[str, dict[str, Any]]] = {}
         if filters:
             fetched = self.store.chunks_by_id([cid for cid, _ in keyword_hits if cid not in hits])
-        rank = 0
+        keyword_found: list[ChunkHit] = []
         for cid, score in keyword_hits:
             if cid in hits:
                 hit = hits[cid]
@@ -185,11 +228,15 @@ class HybridRetriever(BaseRetriever):
                 hit = hits[cid] = ChunkHit(cid, text, dict(metadata))
             else:
                 continue
-            rank += 1
             hit.keyword = score
-            hit.fused += KEYWORD_WEIGHT / (RRF_K + rank)
-            if rank >= CANDIDATES:
+            keyword_found.append(hit)
+            if len(keyword_found) >= CANDIDATES:
                 break
+        total = DENSE_WEIGHT + KEYWORD_WEIGHT
+        for hit, share in relative([h.dense for h in dense_found], dense_found):
+            hit.fused += share * DENSE_WEIGHT / total
+        for hit, share in relative([h.keyword for h in keyword_found], keyword_found):
+            hit.fused += share * KEYWORD_WEIGHT / total
         return sorted(hits.values(), key=lambda h: h.fused, reverse=True)
 
     def _fill(self, hits: list[ChunkHit]) -> None:
@@ -202,3 +249,14 @@ class HybridRetriever(BaseRetriever):
         for hit in missing:
             hit.text, metadata = found.get(hit.chunk_id, ("", {}))
             hit.metadata = dict(metadata)
+
+
+def relative(scores: list[float], hits: list[ChunkHit]) -> list[tuple[ChunkHit, float]]:
+    """Each hit with its score min-max scaled to 0..1 among one retriever's hits (LlamaIndex's
+    relative score fusion; all 1.0 when the scores are equal)."""
+    if not scores:
+        return []
+    low, high = min(scores), max(scores)
+    if high == low:
+        return [(hit, 1.0) for hit in hits]
+    return [(hit, (score - low) / (high - low)) for hit, score in zip(hits, scores, strict=True)]

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
-from index.answer.sentences import Sentence
+from newsdesk.index.answer.sentences import Sentence
 
 if TYPE_CHECKING:  # the store reads sentence vectors without loading LlamaIndex
     from llama_index.core.schema import TextNode

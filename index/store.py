@@ -12,9 +12,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
 
-from index.config import Settings
-from index.errors import ArticleNotFound, ConfigError, IndexLocked, ModelMismatch, StoreUnavailable
-from index.sentence_vectors import SentenceVectors
+from newsdesk.index.config import Settings
+from newsdesk.index.errors import (
+    ArticleNotFound,
+    ConfigError,
+    IndexLocked,
+    ModelMismatch,
+    StoreUnavailable,
+)
+from newsdesk.index.sentence_vectors import SentenceVectors
 
 if TYPE_CHECKING:
     from llama_index.core.schema import TextNode
@@ -198,22 +204,30 @@ class Store:
     def stats(self, summary: dict[str, Any] | None = None) -> dict[str, Any]:
         """Articles, chunks, sources, model and where the index lives; `summary` (the sources
         and the last sync time) is read from the records unless given."""
+        summary = self.summary() if summary is None else summary
         return {
             **self.counts(),
-            **(self.summary() if summary is None else summary),
+            "sources": summary["sources"],
+            "last_sync": summary["last_sync"],
             "model": self.settings.embed_model,
             "index": self.location,
             "data_dir": str(self.settings.data_dir),
         }
 
     def summary(self) -> dict[str, Any]:
-        """Articles per origin and the last sync time: a read of every record."""
+        """Articles per origin and per `source` field (publishers), the last sync time and the
+        newest article's publication time: a read of every record."""
         records = self.records()
         origins: dict[str, int] = {}
         for meta in records.values():
             origins[meta.get("origin", "?")] = origins.get(meta.get("origin", "?"), 0) + 1
         last = max((m.get("indexed_at", "") for m in records.values()), default="") or None
-        return {"sources": origins, "last_sync": last}
+        newest = max((m.get("published_at", "") for m in records.values()), default="") or None
+        publishers: dict[str, int] = {}
+        for meta in records.values():
+            if name := meta.get("source"):
+                publishers[name] = publishers.get(name, 0) + 1
+        return {"sources": origins, "last_sync": last, "newest": newest, "publishers": publishers}
 
     # ----------------------------------------------------------------- article registry
 
@@ -396,6 +410,11 @@ class Store:
                 return
             offset += PAGE
 
+    def nearest_chunks(self, vector: list[float], n: int) -> list[str]:
+        """Ids of the `n` chunks nearest a vector, straight from Chroma."""
+        found = self.chunks.query(query_embeddings=[vector], n_results=n)
+        return list(found["ids"][0])
+
     def chunks_by_id(self, ids: list[str]) -> dict[str, tuple[str, dict[str, Any]]]:
         """Chunk texts and metadata for the given ids."""
         if not ids:
@@ -449,6 +468,18 @@ def chunk_rows(found: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
 def extra_json(extra: dict[str, Any]) -> str:
     """Extra article fields, stored as one JSON string in flat Chroma metadata."""
     return json.dumps(extra, ensure_ascii=False, sort_keys=True)
+
+
+def read_stats(settings: Settings) -> dict[str, Any]:
+    """`newsdesk stats` without the engine (nor LlamaIndex): the index opened alone. A new
+    index records its model's vector size: only then is the model loaded."""
+
+    def dimension() -> int:
+        from newsdesk.index.embeddings import build_embedder, vector_size
+
+        return vector_size(build_embedder(settings))
+
+    return Store(settings, settings.embed_model, dimension).stats()
 
 
 @contextmanager

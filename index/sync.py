@@ -13,13 +13,18 @@ from typing import Any
 
 from llama_index.core.schema import TextNode
 
-from index.answer.sentences import Sentence, split_sentences
-from index.articles import Article, Skipped, iter_source
-from index.chunking import Chunker
-from index.config import Settings
-from index.errors import ArticleNotFound, InvalidArticle
-from index.sentence_vectors import SentenceVectors, SpanEmbedder, embed_articles, plan_spans
-from index.store import Entry, Store, extra_json
+from newsdesk.index.answer.sentences import Sentence, split_sentences
+from newsdesk.index.articles import Article, Skipped, iter_source
+from newsdesk.index.chunking import Chunker
+from newsdesk.index.config import Settings
+from newsdesk.index.errors import ArticleNotFound, InvalidArticle
+from newsdesk.index.sentence_vectors import (
+    SentenceVectors,
+    SpanEmbedder,
+    embed_articles,
+    plan_spans,
+)
+from newsdesk.index.store import Entry, Store, extra_json
 
 API_ORIGIN = "api"
 """Origin of articles sent one by one (POST /articles); never removed by a folder sync."""

@@ -6,9 +6,10 @@ from __future__ import annotations
 import numpy as np
 import torch
 from llama_index.embeddings.huggingface import HuggingFaceEmbedding
+from sentence_transformers import SentenceTransformer
 from sentence_transformers.util import batch_to_device
 
-from index.sentence_vectors import Pooled, Spans, pool_spans
+from newsdesk.index.sentence_vectors import Pooled, Spans, pool_spans
 
 
 class SentenceTransformerEmbedding(HuggingFaceEmbedding):
@@ -17,6 +18,11 @@ class SentenceTransformerEmbedding(HuggingFaceEmbedding):
     @classmethod
     def class_name(cls) -> str:
         return "SentenceTransformerEmbedding"
+
+    @property
+    def sentence_model(self) -> SentenceTransformer:
+        """The sentence-transformers model itself (benchmarks time its bare `encode`)."""
+        return self._model
 
     def embed_with_spans(
         self, texts: list[str], spans: list[Spans]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 import socket
 import subprocess
@@ -20,8 +19,8 @@ import httpx
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from api.app import create_app
-from index.config import Settings
+from newsdesk.api.app import create_app
+from newsdesk.index.config import Settings
 
 TOKEN = "test-admin-token-0123456789"
 ADMIN = {"Authorization": f"Bearer {TOKEN}"}
@@ -63,7 +62,7 @@ def live_app(settings: Settings, wait_ready: bool = True) -> Iterator[tuple[str,
     as `newsdesk serve` configures it; yielded once ready (or only serving: `wait_ready`)."""
     import uvicorn
 
-    from api.server import server_options
+    from newsdesk.api.server import server_options
 
     app = create_app(settings)
     port = free_port()
@@ -106,8 +105,9 @@ class Server:
         return self.log.read_text(errors="replace")
 
 
-def newsdesk_command() -> str:
-    return shutil.which("newsdesk") or str(Path(sys.executable).with_name("newsdesk"))
+def newsdesk_command() -> list[str]:
+    """The `newsdesk` command, run by this interpreter from the code under test."""
+    return [sys.executable, "-m", "newsdesk"]
 
 
 @contextmanager
@@ -119,7 +119,7 @@ def serving(workdir: Path, env: dict[str, str], timeout: float = 180.0) -> Itera
     log = workdir / f"serve-{port}.log"
     with log.open("wb") as out:
         process = subprocess.Popen(
-            [newsdesk_command(), "serve", "--host", "127.0.0.1", "--port", str(port)],
+            [*newsdesk_command(), "serve", "--host", "127.0.0.1", "--port", str(port)],
             cwd=workdir,
             env={**clean, **env},
             stdout=out,

@@ -35,6 +35,6 @@ if __name__ == "__main__":
     sys.argv = ["newsdesk", *sys.argv[2:]]
     atexit.register(dump, log)
     sys.addaudithook(hook)
-    from index.cli import main
+    from newsdesk.cli import main
 
     main()

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from index.config import Settings
-from index.embeddings import TEST_MODEL
+from newsdesk.index.config import Settings
+from newsdesk.index.embeddings import TEST_MODEL
 
 FIXTURES = Path(__file__).parent / "fixtures"
 SHARED = Path(__file__).resolve().parents[2] / "shared"
@@ -32,7 +32,7 @@ def fake_settings(tmp_path: Path) -> Settings:
 @pytest.fixture(scope="session")
 def real_embedder():  # type: ignore[no-untyped-def]
     """The bundled all-MiniLM-L6-v2, loaded once for all integration tests."""
-    from index.embeddings import build_embedder
+    from newsdesk.index.embeddings import build_embedder
 
     return build_embedder(Settings(_env_file=None))
 
@@ -40,7 +40,7 @@ def real_embedder():  # type: ignore[no-untyped-def]
 @pytest.fixture
 def real_engine(tmp_path: Path, real_embedder) -> Iterator[object]:  # type: ignore[no-untyped-def]
     """An engine with the real model and an embedded Chroma in a temp dir."""
-    from index.engine import Engine
+    from newsdesk.index.engine import Engine
 
     yield Engine(Settings(data_dir=tmp_path / "data", _env_file=None), embedder=real_embedder)
 

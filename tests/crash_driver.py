@@ -59,7 +59,7 @@ def arm(owner: Any, name: str, point: str, nth: int, during: bool) -> None:
 
 
 def settings_for(data_dir: Path) -> Any:
-    from index.config import Settings
+    from newsdesk.index.config import Settings
 
     return Settings(
         data_dir=data_dir, chunk_size=CHUNK_SIZE, chunk_overlap=CHUNK_OVERLAP, _env_file=None
@@ -68,12 +68,12 @@ def settings_for(data_dir: Path) -> Any:
 
 def run(embedder: Any, data_dir: Path, source: Path, kill: str) -> int:
     """One sync (in the forked child); returns the exit status if it was not killed."""
-    import index.sync
-    from index.engine import Engine
-    from index.lexical import KeywordIndex
-    from index.store import Store
+    import newsdesk.index.sync
+    from newsdesk.index.engine import Engine
+    from newsdesk.index.lexical import KeywordIndex
+    from newsdesk.index.store import Store
 
-    index.sync.BATCH_CHUNKS = BATCH_CHUNKS
+    newsdesk.index.sync.BATCH_CHUNKS = BATCH_CHUNKS
     if kill != "none":
         point, nth, *mode = kill.split(":")
         targets: dict[str, tuple[Any, str]] = {
@@ -99,8 +99,8 @@ def run(embedder: Any, data_dir: Path, source: Path, kill: str) -> int:
 def main() -> None:
     # Everything imported and the model loaded here, before any fork; the model is not run
     # (no thread pools started) until a child does.
-    import index.engine  # noqa: F401
-    from index.embeddings import build_embedder
+    import newsdesk.index.engine  # noqa: F401
+    from newsdesk.index.embeddings import build_embedder
 
     embedder = build_embedder(settings_for(Path(".")))
     print("ready", flush=True)

@@ -22,7 +22,7 @@ import httpx
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, StreamingResponse
 
-from index.answer.models import NOT_FOUND
+from newsdesk.index.answer.models import NOT_FOUND
 from tests.api_support import free_port, wait_for
 
 MODEL = "stand-in"

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 import numpy as np
 import pytest
 
-from index.answer.extractive import (
+from newsdesk.index.answer.extractive import (
     DECISION_FEATURES,
     MAX_ANSWER_CHARS,
     SENTENCE_FEATURES,
@@ -19,7 +19,7 @@ from index.answer.extractive import (
     Scored,
     collapse_copies,
 )
-from index.answer.question import (
+from newsdesk.index.answer.question import (
     answer_type,
     asks_outcome,
     focus_nouns,
@@ -27,11 +27,11 @@ from index.answer.question import (
     key_terms,
     looks_ahead,
 )
-from index.answer.scorer import AnswerModel, Linear
-from index.answer.sentences import Sentence, split_sentences
-from index.lexical import KeywordIndex, terms
-from index.retrieval import ArticleHit, ChunkHit
-from index.sentence_vectors import SentenceVectors
+from newsdesk.index.answer.scorer import AnswerModel, Linear
+from newsdesk.index.answer.sentences import Sentence, split_sentences
+from newsdesk.index.lexical import KeywordIndex, terms
+from newsdesk.index.retrieval import ArticleHit, ChunkHit
+from newsdesk.index.sentence_vectors import SentenceVectors
 
 
 class Vocabulary:

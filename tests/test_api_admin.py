@@ -11,9 +11,9 @@ import pytest
 from fastapi.testclient import TestClient
 from pydantic import ValidationError
 
-from api.routes import articles as articles_routes
-from index.config import Settings
-from index.errors import SourceNotFound
+from newsdesk.api.routes import articles as articles_routes
+from newsdesk.index.config import Settings
+from newsdesk.index.errors import SourceNotFound
 from tests.api_support import ADMIN, TOKEN, api_settings, running_app, wait_for
 
 ADMIN_ROUTES = [
@@ -90,14 +90,14 @@ def test_reindex_runs_in_the_background_while_questions_are_answered(
 ) -> None:
     engine = client.app.state.runtime.engine  # type: ignore[attr-defined]
     inside, release = threading.Event(), threading.Event()
-    sync_one_source = engine.indexer.sync
+    sync_one_source = engine._indexer.sync
 
     def gated(*args: Any, **kwargs: Any) -> Any:  # runs under the engine's writer lock
         inside.set()
         release.wait(60)
         return sync_one_source(*args, **kwargs)
 
-    monkeypatch.setattr(engine.indexer, "sync", gated)
+    monkeypatch.setattr(engine._indexer, "sync", gated)
     started = client.post("/reindex", headers=ADMIN)
     assert started.status_code == 202
     job = started.json()

@@ -9,7 +9,7 @@ import pytest
 from fastapi.testclient import TestClient
 from llama_index.core.utils import get_tokenizer
 
-from index.config import Settings
+from newsdesk.index.config import Settings
 from tests.api_support import ADMIN, api_settings, running_app
 from tests.test_sync import tripping_punkt
 

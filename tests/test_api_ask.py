@@ -7,15 +7,16 @@ import json
 import logging
 from collections.abc import Iterator
 from pathlib import Path
+from unittest.mock import ANY
 
 import httpx
 import pytest
 from fastapi.testclient import TestClient
 
-from api.app import create_app
-from index.answer.models import NOT_FOUND, Answer
-from index.config import Settings
-from index.errors import StoreUnavailable
+from newsdesk.api.app import create_app
+from newsdesk.index.answer.models import NOT_FOUND, Answer
+from newsdesk.index.config import Settings
+from newsdesk.index.errors import StoreUnavailable
 from tests.api_support import api_settings, running_app
 
 BRIDGE = "How much will the new harbour bridge cost?"
@@ -44,9 +45,11 @@ def test_ask_answers_exactly_like_the_cli(client: TestClient) -> None:
     assert response.status_code == 200
     body = response.json()
     engine = client.app.state.runtime.engine  # type: ignore[attr-defined]
-    # `newsdesk ask --json` prints engine.ask(...).model_dump_json(): the same JSON.
-    assert body == json.loads(engine.ask(BRIDGE).model_dump_json())
-    assert set(body) == set(Answer.model_fields)
+    # `newsdesk ask --json` prints engine.ask(...).model_dump_json(): the same JSON, plus the
+    # conversation the question started and the question searched (itself: a first turn).
+    conversation = {"conversation_id": body["conversation_id"], "searched": BRIDGE}
+    assert body == {**json.loads(engine.ask(BRIDGE).model_dump_json()), **conversation}
+    assert set(body) == {*Answer.model_fields, *Answer.model_computed_fields, *conversation}
     assert body["answered"] and "84 million pounds" in body["answer"]
     assert body["citations"][0]["article_id"] == "world/harbour-bridge.txt"
     assert set(body["citations"][0]) >= {"n", "article_id", "title", "url", "quote", "score"}
@@ -157,12 +160,15 @@ def test_stream_sends_citations_then_answer_then_done(client: TestClient) -> Non
     assert kinds[-1] == "done" and set(kinds[n:-1]) == {"answer"}
     assert [data for kind, data in events if kind == "citation"] == whole["citations"]
     assert "".join(d["text"] for k, d in events if k == "answer") == whole["answer"]  # type: ignore[index]
-    assert events[-1][1] == {"answered": True}
+    conversation = {"conversation_id": events[-1][1]["conversation_id"], "searched": BRIDGE}  # type: ignore[index]
+    assert events[-1][1] == {"answered": True, **conversation}
 
 
 def test_stream_of_a_refused_question(client: TestClient) -> None:
     events = sse_events(client.post("/ask/stream", json={"question": "Who won in 1966?"}).text)
-    assert events == [("answer", {"text": NOT_FOUND}), ("done", {"answered": False})]
+    done = {"answered": False, "searched": "Who won in 1966?"}
+    assert events[:-1] == [("answer", {"text": NOT_FOUND})]
+    assert events[-1][0] == "done" and events[-1][1] == {**done, "conversation_id": ANY}
 
 
 def test_unexpected_error_is_500_with_request_id_and_no_traceback(

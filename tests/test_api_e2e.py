@@ -9,8 +9,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from index.errors import IndexLocked
-from index.store import writer_lock
+from newsdesk.index.errors import IndexLocked
+from newsdesk.index.store import writer_lock
 from tests.api_support import ADMIN, TOKEN, serving
 
 pytestmark = pytest.mark.integration

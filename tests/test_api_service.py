@@ -17,15 +17,15 @@ import pytest
 from fastapi.testclient import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 
-from api.app import create_app
-from api.logs import JsonFormatter
-from bot.api_client import open_engine
-from index import embeddings
-from index.answer.models import Answer
-from index.config import Settings
-from index.engine import Engine
-from index.errors import IndexLocked
-from index.store import writer_lock
+from newsdesk.api.app import create_app
+from newsdesk.api.logs import JsonFormatter
+from newsdesk.bot.api_client import open_engine
+from newsdesk.index import embeddings
+from newsdesk.index.answer.models import Answer
+from newsdesk.index.config import Settings
+from newsdesk.index.engine import Engine
+from newsdesk.index.errors import IndexLocked
+from newsdesk.index.store import writer_lock
 from tests.api_support import (
     api_settings,
     live_app,
@@ -67,7 +67,7 @@ def test_ready_is_503_when_the_store_cannot_be_reached(
     fake_settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     with running_app(api_settings(fake_settings)) as client:
-        store = client.app.state.runtime.engine.store  # type: ignore[attr-defined]
+        store = client.app.state.runtime.engine._store  # type: ignore[attr-defined]
 
         def down() -> dict[str, int]:
             raise httpx.ConnectError("connection refused")
@@ -130,7 +130,8 @@ def test_an_engine_given_by_the_caller_answers_without_a_lifespan(
             return response.json()  # type: ignore[no-any-return]
 
     answer = asyncio.run(ask_in_process())
-    assert answer == json.loads(engine.ask(BRIDGE).model_dump_json())
+    conversation = {"conversation_id": answer["conversation_id"], "searched": BRIDGE}
+    assert answer == {**json.loads(engine.ask(BRIDGE).model_dump_json()), **conversation}
     with writer_lock(settings.data_dir):  # a given engine's lock stays the caller's business
         pass
 
@@ -226,9 +227,13 @@ def test_a_client_that_disconnects_stops_the_stream(
 
 def test_serve_refuses_to_watch_without_folders(tmp_path: Path) -> None:
     result = subprocess.run(
-        [newsdesk_command(), "serve", "--watch"],
+        [*newsdesk_command(), "serve", "--watch"],
         cwd=tmp_path,
-        env={"PATH": os.environ["PATH"], "NEWSDESK_DATA_DIR": str(tmp_path / "data")},
+        env={
+            "PATH": os.environ["PATH"],
+            "PYTHONPATH": str(Path(__file__).resolve().parents[1]),  # the code under test
+            "NEWSDESK_DATA_DIR": str(tmp_path / "data"),
+        },
         capture_output=True,
         text=True,
         timeout=120,
@@ -237,3 +242,11 @@ def test_serve_refuses_to_watch_without_folders(tmp_path: Path) -> None:
     assert result.returncode == 1
     message = " ".join(result.stderr.split())  # rich wraps long lines
     assert "error: --watch needs article folders: set NEWSDESK_ARTICLES_DIRS=" in message
+
+
+def test_a_log_record_stays_one_line_whatever_the_path_holds() -> None:
+    path = "/feeds/a\u2028b\x85c\u2029d\ne"
+    record = logging.makeLogRecord({"msg": "GET %s", "args": (path,), "levelname": "INFO"})
+    text = JsonFormatter().format(record)
+    assert len(text.splitlines()) == 1
+    assert json.loads(text)["message"] == f"GET {path}"

@@ -11,8 +11,8 @@ import httpx
 import pytest
 from watchfiles import Change
 
-from api.watch import ArticleFilter
-from index.config import Settings
+from newsdesk.api.watch import ArticleFilter
+from newsdesk.index.config import Settings
 from tests.api_support import ADMIN, api_settings, live_app, running_app, wait_for
 from tests.reliability_support import print_figures
 
@@ -135,8 +135,8 @@ def test_a_watcher_that_keeps_stopping_restarts_ever_later_and_says_so(
 ) -> None:
     import anyio
 
-    from api import watch
-    from api.runtime import Runtime
+    from newsdesk.api import watch
+    from newsdesk.api.runtime import Runtime
 
     runtime = Runtime(api_settings(fake_settings, articles_dirs=[corpus], watch=True))
     starts: list[float] = []

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from index.articles import Article, Skipped, iter_source, normalise_date, split_authors
-from index.errors import SourceNotFound
+from newsdesk.index.articles import Article, Skipped, iter_source, normalise_date, split_authors
+from newsdesk.index.errors import SourceNotFound
 
 LIMIT = 1_000_000
 

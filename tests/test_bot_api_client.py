@@ -11,22 +11,24 @@ from pathlib import Path
 import httpx
 import pytest
 
-from api.app import create_app
-from bot.api_client import (
+from newsdesk.api.app import create_app
+from newsdesk.bot.api_client import (
     BROKEN,
+    EXPIRED,
     NOT_ADMIN,
     NOT_READY,
     TIMEOUT,
     UNREACHABLE,
     ApiClient,
     BackendError,
+    GuildSettings,
 )
-from bot.render import answer_embed
-from index.answer.models import Answer
-from index.config import Settings
-from index.embeddings import TEST_MODEL
-from index.engine import Engine
-from index.store import writer_lock
+from newsdesk.bot.render import answer_embed
+from newsdesk.index.answer.models import Answer
+from newsdesk.index.config import Settings
+from newsdesk.index.embeddings import TEST_MODEL
+from newsdesk.index.engine import Engine
+from newsdesk.index.store import writer_lock
 from tests.api_support import TOKEN, api_settings
 from tests.conftest import FIXTURES
 from tests.discord_support import RecordingTransport
@@ -82,8 +84,39 @@ async def test_ask_returns_the_apps_answer(engine: Engine) -> None:
     api, _ = app_client(engine, engine.settings)
     async with api.http:
         answer = await api.ask(BRIDGE)
-    assert answer == engine.ask(BRIDGE)
+        follow_up = await api.ask("When will it open?", conversation_id=answer.conversation_id)
+        conversation = await api.conversation(answer.conversation_id)
+        missing = await failure(api.conversation("no-such-conversation"))
+        expired = await failure(api.ask("Why?", conversation_id="no-such-conversation"))
+    expected = engine.ask(BRIDGE)
+    assert answer.model_dump(include=set(Answer.model_fields)) == expected.model_dump(
+        include=set(Answer.model_fields)
+    )
     assert answer.answered and "84 million pounds" in answer.answer
+    assert follow_up.conversation_id == answer.conversation_id
+    first, second = conversation.turns
+    assert first.as_answer().answer == answer.answer and first.as_answer().citations
+    assert (second.question, second.searched) == ("When will it open?", follow_up.searched)
+    assert missing.status == expired.status == 404 and str(missing) == EXPIRED
+
+
+async def test_guild_settings_are_kept_by_the_api_across_restarts(
+    engine: Engine, tmp_path: Path
+) -> None:
+    settings = engine.settings.model_copy(update={"data_dir": tmp_path / "data"})
+    api, _ = app_client(engine, settings)
+    wanted = GuildSettings(channels=["123", "456"], forum="789")
+    async with api.http:
+        assert await api.guild_settings(42) == GuildSettings()  # never set: everywhere
+        assert await api.put_guild_settings(42, wanted) == wanted
+    restarted, _ = app_client(engine, settings)  # a new app on the same data dir
+    async with restarted.http:
+        assert await restarted.guild_settings(42) == wanted
+        assert await restarted.guild_settings(43) == GuildSettings()
+    nobody, _ = app_client(engine, settings, bot_token=None)
+    async with nobody.http:
+        refused = await failure(nobody.guild_settings(42))
+    assert refused.status == 401
 
 
 async def test_feedback_is_recorded_by_the_app(engine: Engine) -> None:
@@ -130,7 +163,7 @@ async def test_stats_and_reindex_through_the_admin_routes(engine: Engine) -> Non
         while job.status == "running":
             await asyncio.sleep(0.05)
             job = await api.job(job.id)
-    counts = engine.store.counts()
+    counts = engine.counts()
     assert (stats.articles, stats.chunks, stats.model) == (
         counts["articles"],
         counts["chunks"],
@@ -174,8 +207,8 @@ async def test_a_refused_reindex_says_why(engine: Engine) -> None:
         error = await failure(api.reindex())
     assert error.status == 409
     assert str(error) == (
-        "Newsdesk couldn't do that: no article folders are configured: "
-        "set NEWSDESK_ARTICLES_DIRS on the server"
+        "Newsdesk couldn't do that: no article folders or feeds are configured: set "
+        "NEWSDESK_ARTICLES_DIRS or NEWSDESK_FEEDS on the server, or add a feed with POST /feeds"
     )
 
 

@@ -21,12 +21,12 @@ import pytest
 from discord.http import Route
 from typer.testing import CliRunner
 
-from bot import client, main
-from bot.client import NewsdeskBot, SyncRefused, intents
-from bot.config import BotSettings
-from index import cli
-from index.config import Settings
-from index.errors import DiscordRefused, NewsdeskError
+from newsdesk import cli
+from newsdesk.bot import client, main
+from newsdesk.bot.client import NewsdeskBot, SyncRefused, intents
+from newsdesk.bot.config import BotSettings
+from newsdesk.index.config import Settings
+from newsdesk.index.errors import DiscordRefused, NewsdeskError
 from tests.api_support import TOKEN, free_port, newsdesk_command
 from tests.discord_support import ALICE, BOT_ID, GUILD_ID, user
 
@@ -49,7 +49,7 @@ def bot_env(**extra: str) -> dict[str, str]:
 
 def run_bot(workdir: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [newsdesk_command(), "bot"],
+        [*newsdesk_command(), "bot"],
         cwd=workdir,
         env=env,
         capture_output=True,

@@ -1,19 +1,20 @@
 """bot/render.py (pure): Discord's limits, markdown escaping, defused mentions, not-found answers;
-and the other pure parts of the bot: buttons, questions, cooldowns, remembered answers."""
+and the other pure parts of the bot: buttons, questions, cooldowns, rating claims."""
 
 from __future__ import annotations
 
 import re
+from types import SimpleNamespace
 
 import discord
 import pytest
 
-from bot import render
-from bot.api_client import IndexStats, Job
-from bot.memory import AnswerCache, Cooldowns
-from bot.questions import strip_mentions, with_context
-from bot.views import answer_view
-from index.answer.models import NOT_FOUND, Answer, Citation
+from newsdesk.bot import render
+from newsdesk.bot.api_client import IndexStats, Job
+from newsdesk.bot.memory import Claims, Cooldowns
+from newsdesk.bot.questions import strip_mentions
+from newsdesk.bot.views import AnswerRef, answer_ref, answer_view
+from newsdesk.index.answer.models import NOT_FOUND, Answer, Citation
 
 EVERYONE = "@everyone @here <@123456789012345678> <@!123456789012345678> <@&123456789012345678>"
 PINGS = re.compile(r"@(everyone|here)|<@[!&]?\d")
@@ -62,6 +63,21 @@ def text_of(*embeds: discord.Embed) -> str:
 
 
 # ----------------------------------------------------------------- answers
+
+
+def test_sources_from_different_days_are_said_so() -> None:
+    two = Answer(
+        question="How much?",
+        answer="It costs 2 million pounds [1], or 1 million [2].",
+        answered=True,
+        citations=[citation(1, published_at="2025-04-03"), citation(2)],
+    )
+    assert two.date_range == ["2025-03-03", "2025-04-03"]
+    embed = render.answer_embed(two)
+    assert embed.footer.text == (
+        "Sources from different days: 2025-03-03 to 2025-04-03. Full quotes: press Sources."
+    )
+    assert answer(n=2).date_range is None  # the same day
 
 
 def test_an_answer_lists_its_sources_with_link_date_source_and_short_quote() -> None:
@@ -303,35 +319,41 @@ def test_stats() -> None:
 # ----------------------------------------------------------------- buttons and questions
 
 
-def buttons(full: Answer, threadable: bool) -> list[discord.ui.Button[discord.ui.View]]:
-    return [item.item for item in answer_view(full, threadable=threadable).children]  # type: ignore[attr-defined]
+REF = AnswerRef("kP3x9vQm2TQe1rWq0aZ8Yw", 2)
 
 
-def test_buttons_under_an_answer() -> None:
-    ids = [b.custom_id for b in buttons(answer(), True)]
+def buttons(sources: bool, threadable: bool) -> list[discord.ui.Button[discord.ui.View]]:
+    view = answer_view(REF, sources=sources, threadable=threadable)
+    return [item.item for item in view.children]  # type: ignore[attr-defined]
+
+
+def test_buttons_under_an_answer_name_its_conversation_and_turn() -> None:
+    ids = [b.custom_id for b in buttons(True, True)]
     assert ids == [
-        "newsdesk:answer:sources",
-        "newsdesk:answer:up",
-        "newsdesk:answer:down",
-        "newsdesk:answer:thread",
+        "newsdesk:answer:sources:kP3x9vQm2TQe1rWq0aZ8Yw:2",
+        "newsdesk:answer:up:kP3x9vQm2TQe1rWq0aZ8Yw:2",
+        "newsdesk:answer:down:kP3x9vQm2TQe1rWq0aZ8Yw:2",
+        "newsdesk:answer:thread:kP3x9vQm2TQe1rWq0aZ8Yw:2",
     ]
-    in_thread = [b.custom_id for b in buttons(answer(), False)]
-    assert in_thread == ["newsdesk:answer:sources", "newsdesk:answer:up", "newsdesk:answer:down"]
-    assert answer_view(answer(), threadable=True).timeout is None
+    assert all(len(i or "") <= 100 for i in ids)  # Discord's limit on a custom id
+    assert [b.custom_id for b in buttons(False, False)] == [
+        "newsdesk:answer:up:kP3x9vQm2TQe1rWq0aZ8Yw:2",
+        "newsdesk:answer:down:kP3x9vQm2TQe1rWq0aZ8Yw:2",
+    ]
+    assert answer_view(REF, sources=True, threadable=True).timeout is None
+
+
+def test_an_answer_is_known_by_its_buttons() -> None:
+    view = answer_view(REF, sources=False, threadable=False)
+    message = SimpleNamespace(components=[SimpleNamespace(children=list(view.children))])
+    assert answer_ref(message) == REF  # type: ignore[arg-type]
+    assert answer_ref(SimpleNamespace(components=[])) is None  # type: ignore[arg-type]
 
 
 def test_mentions_are_not_part_of_a_question() -> None:
     assert strip_mentions("<@123> How much? <@!45> <@&67> <#89> @everyone @here") == "How much?"
     assert strip_mentions("<@123>  ") == ""
     assert strip_mentions("mail me@everyone.org") == "mail me@everyone.org"
-
-
-def test_a_follow_up_comes_first_then_earlier_questions_within_the_limit() -> None:
-    assert with_context("Why?", ["When?", "What?"]) == "Why? When? What?"
-    assert with_context("Why?", ["1?", "2?", "3?", "4?", "5?"]) == "Why? 1? 2? 3? 4?"
-    long = with_context("Why?", ["x" * 1500, "y" * 1000])
-    assert long == "Why? " + "x" * 1500
-    assert len(with_context("z" * 2000, ["a"])) == 2000
 
 
 def test_cooldown_per_user() -> None:
@@ -347,10 +369,9 @@ def test_cooldown_per_user() -> None:
     assert all(Cooldowns(0).hit(3) is None for _ in range(5))
 
 
-def test_remembered_answers_are_bounded() -> None:
-    cache = AnswerCache(size=2)
-    for message_id in (1, 2):
-        cache.remember(message_id, f"q{message_id}", answer())
-    assert cache.get(1) is not None  # now the most recently used
-    cache.remember(3, "q3", answer())
-    assert cache.get(2) is None and cache.get(1) is not None and cache.get(3) is not None
+def test_a_rating_is_claimed_once_until_released_and_claims_are_bounded() -> None:
+    claims = Claims(size=2)
+    assert claims.claim("a") and not claims.claim("a")
+    claims.release("a")
+    assert claims.claim("a") and claims.claim("b") and claims.claim("c")
+    assert claims.claim("a")  # the least recent was dropped

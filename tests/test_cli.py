@@ -19,7 +19,7 @@ def run(
     environment = {**os.environ, "NEWSDESK_DATA_DIR": str(data_dir), **env}
     environment.pop("NEWSDESK_CHROMA_URL", None)
     return subprocess.run(
-        [sys.executable, *python, "-m", "index", *args],
+        [sys.executable, *python, "-m", "newsdesk", *args],
         capture_output=True,
         text=True,
         env=environment,
@@ -32,7 +32,7 @@ def test_first_ask_indexes_seeds_and_cites_them(tmp_path: Path) -> None:
     result = run(["ask", "Why is OpenAI adding Google's cloud?", "--json"], tmp_path / "data")
     assert result.returncode == 0, result.stderr
     answer = json.loads(result.stdout)
-    assert set(answer) == {"question", "answer", "answered", "citations"}
+    assert set(answer) == {"question", "answer", "answered", "citations", "date_range"}
     assert answer["answered"] is True
     citation = answer["citations"][0]
     assert set(citation) >= {
@@ -122,3 +122,40 @@ def test_invalid_setting_is_reported(tmp_path: Path) -> None:
     assert result.returncode == 1
     assert "NEWSDESK_TOP_K" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_a_data_dir_that_is_a_file_is_reported_and_left_alone(tmp_path: Path) -> None:
+    afile = tmp_path / "notes.txt"
+    afile.write_text("keep me")
+    result = run(["stats"], afile)
+    assert result.returncode == 1
+    message = " ".join(result.stderr.split())
+    assert "NEWSDESK_DATA_DIR" in message and "is a file; point it at a folder" in message
+    assert "Traceback" not in result.stderr
+    assert afile.read_text() == "keep me"
+
+
+def test_chat_follows_up_and_ask_continues_its_conversation(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    corpus = Path(__file__).parent / "fixtures" / "corpus"
+    assert run(["ingest", str(corpus)], data).returncode == 0
+    lines = "How much will the new harbour bridge cost?\n\nWhen is it expected to open?\n"
+    chat = subprocess.run(
+        [sys.executable, "-m", "newsdesk", "chat"],
+        input=lines,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "NEWSDESK_DATA_DIR": str(data)},
+        timeout=300,
+        check=False,
+    )
+    assert chat.returncode == 0, chat.stderr
+    assert "84 million pounds" in chat.stdout and "2027" in chat.stdout
+    assert "(searched: When is it expected to open? (" in chat.stdout
+    cid = chat.stderr.split("newsdesk chat --conversation ")[1].split("`")[0]
+
+    asked = run(["ask", "Who is the transport chief?", "--conversation", cid, "--json"], data)
+    assert asked.returncode == 0, asked.stderr
+    assert json.loads(asked.stdout)["conversation_id"] == cid
+    gone = run(["ask", "When?", "--conversation", "nosuchconversation"], data)
+    assert gone.returncode == 1 and "ask without a conversation id" in gone.stderr

@@ -63,14 +63,14 @@ def settings_env_names() -> set[str]:
     for package in ("index", "api", "bot"):
         for path in sorted((ROOT / package).rglob("*.py")):
             if "BaseSettings" in path.read_text(encoding="utf-8"):
-                module = ".".join(path.relative_to(ROOT).with_suffix("").parts)
+                module = ".".join(["newsdesk", *path.relative_to(ROOT).with_suffix("").parts])
                 importlib.import_module(module.removesuffix(".__init__"))
     names: set[str] = set()
     pending = list(BaseSettings.__subclasses__())
     while pending:
         cls = pending.pop()
         pending.extend(cls.__subclasses__())
-        if cls.__module__.split(".")[0] not in ("index", "api", "bot"):
+        if not cls.__module__.startswith(("newsdesk.index.", "newsdesk.api.", "newsdesk.bot.")):
             continue
         prefix = cls.model_config.get("env_prefix", "")
         for name, field in cls.model_fields.items():
@@ -482,7 +482,7 @@ def test_the_api_service_runs_as_compose_configures_it(
     port = free_port()
     command = [arg.replace("0.0.0.0", "127.0.0.1") for arg in api["command"]]
     command[command.index("--port") + 1] = str(port)
-    command[0] = shutil.which("newsdesk") or str(Path(sys.executable).with_name("newsdesk"))
+    command[:1] = [sys.executable, "-m", "newsdesk"]  # the code under test
     overrides = {
         "NEWSDESK_CHROMA_URL": chroma_server,
         "NEWSDESK_DATA_DIR": str(tmp_path / "data"),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 
-from index.evaluate import CHECK, FIT, Outcome, Report, half, refusal_curve
+from newsdesk.index.evaluate import CHECK, FIT, Outcome, Report, half, refusal_curve
 
 
 def outcome(qid: str, unanswerable: bool, answered: bool, confidence: float | None) -> Outcome:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from index.engine import Engine
+from newsdesk.index.engine import Engine
 
 pytestmark = pytest.mark.integration
 
@@ -17,7 +17,7 @@ def cited_ids(answer) -> list[str]:  # type: ignore[no-untyped-def]
 
 def assert_quotes_verbatim(engine: Engine, answer) -> None:  # type: ignore[no-untyped-def]
     for citation in answer.citations:
-        text, _ = engine.store.article(citation.article_id)
+        text, _ = engine.article(citation.article_id)
         assert citation.quote in text, citation
 
 

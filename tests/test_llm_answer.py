@@ -13,18 +13,18 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from llama_index.core.schema import QueryBundle
 from pydantic import ValidationError
 
-from api.app import create_app
-from index.answer.llm import LLMAnswerer, Source, build_llm, messages, verify
-from index.answer.models import NOT_FOUND, Answer, Citation
-from index.articles import Article
-from index.config import Settings
-from index.engine import Engine
-from index.errors import ConfigError, LLMUnavailable
-from index.retrieval import ArticleHit, ChunkHit, Filters
+from newsdesk.api.app import create_app
+from newsdesk.index.answer.llm import LLMAnswerer, Source, build_llm, messages, verify
+from newsdesk.index.answer.models import NOT_FOUND, Answer, Citation
+from newsdesk.index.articles import Article
+from newsdesk.index.config import Settings
+from newsdesk.index.engine import Engine
+from newsdesk.index.errors import ConfigError, LLMUnavailable
+from newsdesk.index.retrieval import ArticleHit, ChunkHit
 from tests.llm_server import (
+    Prompt,
     StandIn,
     best_sentence,
     default_reply,
@@ -263,7 +263,7 @@ def test_engine_uses_the_llm_answerer_with_the_same_answer_shape(
     assert answer.citations[0].article_id == "world/harbour-bridge.txt"
     assert (
         answer.citations[0].quote
-        in engine.store.texts(["world/harbour-bridge.txt"])["world/harbour-bridge.txt"]
+        in engine.texts(["world/harbour-bridge.txt"])["world/harbour-bridge.txt"]
     )
     request = stand_in.requests[-1]
     assert request["path"] == "/v1/chat/completions" and request["model"] == "stand-in"
@@ -273,7 +273,9 @@ def test_engine_uses_the_llm_answerer_with_the_same_answer_shape(
     assert default.answered
     llm_json = json.loads(answer.model_dump_json())
     default_json = json.loads(default.model_dump_json())
-    assert set(llm_json) == set(default_json) == set(Answer.model_fields)
+    assert (
+        set(llm_json) == set(default_json) == {*Answer.model_fields, *Answer.model_computed_fields}
+    )
     assert {tuple(sorted(c)) for c in llm_json["citations"]} == {
         tuple(sorted(Citation.model_fields))
     }
@@ -361,9 +363,8 @@ def test_unverifiable_parts_of_a_reply_are_dropped(
 
 def retrieved(engine: Engine, question: str) -> tuple[list[ArticleHit], dict[str, str]]:
     """What Engine.ask hands its answerer: the retrieved articles and their texts."""
-    query = QueryBundle(question, embedding=engine.embedder.get_query_embedding(question))
-    hits = engine.retriever.retrieve_articles(query, Filters(), k=5)
-    return hits, engine.store.texts([h.article_id for h in hits])
+    hits, texts, _ = engine.retrieve(question, 5)
+    return hits, texts
 
 
 def tidy_expected(text: str) -> str:
@@ -428,7 +429,12 @@ def test_post_ask_in_llm_mode_end_to_end(
     response = client.post("/ask", json={"question": BRIDGE_Q})
     assert response.status_code == 200, response.text
     body: dict[str, Any] = response.json()
-    assert set(body) == set(Answer.model_fields)
+    assert set(body) == {
+        *Answer.model_fields,
+        *Answer.model_computed_fields,
+        "conversation_id",
+        "searched",
+    }
     assert body["answered"] and "84 million pounds" in body["answer"]
     assert body["answer"].endswith("[1]")
     assert [c["n"] for c in body["citations"]] == [1]
@@ -442,7 +448,8 @@ def test_post_ask_in_llm_mode_end_to_end(
         for block in text.strip().split("\n\n")
         if block.startswith("event: ")
     ]
-    assert events[0][0] == "citation" and events[-1] == ("done", {"answered": True})
+    assert events[0][0] == "citation" and events[-1][0] == "done"
+    assert events[-1][1]["answered"] is True and events[-1][1]["searched"] == BRIDGE_Q
     assert "".join(d["text"] for e, d in events if e == "answer") == body["answer"]
 
     refused = client.post("/ask", json={"question": "Is there a unicorn on the bridge?"}).json()
@@ -461,3 +468,22 @@ def test_prompt_helpers_read_what_the_answerer_sends() -> None:
     assert prompt.question == "What?"
     assert prompt.article(1) == BRIDGE and prompt.article(2) == CHIPS
     assert f"URL: {CHIPS_URL}" in prompt.sources[2]
+
+
+def test_a_follow_up_in_llm_mode_is_condensed_by_the_model(
+    engine: Engine, llm_settings: Settings, stand_in: StandIn
+) -> None:
+    standalone = "When will the bridge open?"
+
+    def reply(prompt: Prompt) -> str:  # LlamaIndex's condense-question prompt, or an answer
+        return standalone if "<Standalone question>" in prompt.user else default_reply(prompt)
+
+    stand_in.reply = reply
+    client = TestClient(create_app(llm_settings, engine))
+    cid = client.post("/ask", json={"question": BRIDGE_Q}).json()["conversation_id"]
+    asked = {"question": "When is it expected to open?", "conversation_id": cid}
+    body = client.post("/ask", json=asked).json()
+    assert body["searched"] == standalone and "2027" in body["answer"]
+    assert stand_in.last_prompt().question == standalone  # the answer's prompt: standalone
+    condensed = stand_in.requests[-2]["messages"][-1]["content"]
+    assert BRIDGE_Q in condensed and "When is it expected to open?" in condensed

@@ -14,7 +14,7 @@ from typing import Any
 import httpx
 import pytest
 
-from index.config import Settings
+from newsdesk.index.config import Settings
 from tests.api_support import TOKEN, api_settings, live_app
 from tests.reliability_support import print_figures
 
@@ -64,7 +64,7 @@ def body_for(method: str, path: str) -> bytes | None:
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     import shutil
 
-    from index.embeddings import TEST_MODEL
+    from newsdesk.index.embeddings import TEST_MODEL
 
     root = tmp_path_factory.mktemp("abuse")
     corpus = shutil.copytree(Path(__file__).parent / "fixtures" / "corpus", root / "corpus")

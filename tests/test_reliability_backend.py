@@ -14,7 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from index.embeddings import TEST_MODEL
+from newsdesk.index.embeddings import TEST_MODEL
 from tests.api_support import ADMIN, TOKEN, serving
 from tests.reliability_support import chroma_process, ms, print_figures, wait_until
 

@@ -19,12 +19,12 @@ import pytest
 from llama_index.core.embeddings import BaseEmbedding
 from llama_index.core.schema import MetadataMode
 
-from index.articles import Article, iter_source
-from index.chunking import Chunker
-from index.config import Settings
-from index.engine import Engine
-from index.lexical import KeywordIndexCache
-from index.sync import origin_of
+from newsdesk.index.articles import Article, iter_source
+from newsdesk.index.chunking import Chunker
+from newsdesk.index.config import Settings
+from newsdesk.index.engine import Engine
+from newsdesk.index.lexical import KeywordIndexCache
+from newsdesk.index.sync import origin_of
 from tests.crash_driver import CHUNK_OVERLAP, CHUNK_SIZE
 from tests.reliability_support import (
     print_figures,
@@ -157,11 +157,11 @@ def problems_after_restart(
     report = engine.sync([source])
     redone = {"added": report.added, "updated": report.updated, "removed": report.removed}
     want_chunks, want_hashes = expected_state(source, settings)
-    rows = [row for page in engine.store.chunk_texts() for row in page]
+    rows = [row for page in engine._store.chunk_texts() for row in page]
     ids = [i for i, _, _ in rows]
     got_chunks = {i: text for i, text, _ in rows}
     problems = []
-    if len(ids) != len(set(ids)) or engine.store.chunks.count() != len(set(ids)):
+    if len(ids) != len(set(ids)) or engine._store.chunks.count() != len(set(ids)):
         problems.append("duplicate chunk ids")
     if missing := set(want_chunks) - set(got_chunks):
         problems.append(f"{len(missing)} chunks missing, e.g. {sorted(missing)[:3]}")
@@ -169,15 +169,15 @@ def problems_after_restart(
         problems.append(f"{len(extra)} stale chunks, e.g. {sorted(extra)[:3]}")
     if stale := [i for i in set(want_chunks) & set(got_chunks) if got_chunks[i] != want_chunks[i]]:
         problems.append(f"{len(stale)} chunks with old text, e.g. {sorted(stale)[:3]}")
-    records = engine.store.records()
+    records = engine._store.records()
     if {i: m.get("content_hash") for i, m in records.items()} != want_hashes:
         problems.append("article records differ from the source (ids or hashes)")
-    if {i: e.content_hash for i, e in engine.store.entries().items()} != want_hashes:
+    if {i: e.content_hash for i, e in engine._store.entries().items()} != want_hashes:
         problems.append("the sync ledger differs from the source (ids or hashes)")
-    sentences = engine.store.sentence_vectors(list(want_hashes))
-    if set(sentences) != set(want_hashes) or engine.store.sentences.count() != len(want_hashes):
+    sentences = engine._store.sentence_vectors(list(want_hashes))
+    if set(sentences) != set(want_hashes) or engine._store.sentences.count() != len(want_hashes):
         problems.append("sentence vectors missing or left over")
-    keywords = KeywordIndexCache(engine.store, settings.data_dir / "keyword-index").get()
+    keywords = KeywordIndexCache(engine._store, settings.data_dir / "keyword-index").get()
     if set(keywords.chunk_ids) != set(want_chunks) or len(keywords.chunk_ids) != len(want_chunks):
         problems.append("the keyword index does not match the chunks")
     again = engine.sync([source])

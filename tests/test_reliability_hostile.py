@@ -16,9 +16,9 @@ from pathlib import Path
 
 import pytest
 
-from index.config import Settings
-from index.embeddings import TEST_MODEL
-from index.engine import Engine
+from newsdesk.index.config import Settings
+from newsdesk.index.embeddings import TEST_MODEL
+from newsdesk.index.engine import Engine
 from tests.reliability_support import print_figures, run_bounded
 
 DRIVER = Path(__file__).with_name("audit_driver.py")
@@ -215,15 +215,15 @@ def test_hostile_files_are_skipped_or_cleaned_never_followed(
     assert not [p for p in opened if p in never_opened]
 
     engine = Engine(Settings(data_dir=data, embed_model=TEST_MODEL, _env_file=None))
-    records = engine.store.records()
-    chunks = [text for page in engine.store.chunk_texts() for _, text, _ in page]
-    texts = engine.store.texts(list(records))
+    records = engine._store.records()
+    chunks = [text for page in engine._store.chunk_texts() for _, text, _ in page]
+    texts = engine.texts(list(records))
     assert set(texts) == set(records)
     everything = "\n".join([*chunks, *texts.values(), *(json.dumps(m) for m in records.values())])
     leaks = sorted({m for m in re.findall(r"MARK-[A-Z-]+", everything)})
     assert leaks == [], leaks
     assert SECRET not in everything
-    html = engine.store.article("hostile.html")[0]
+    html = engine.article("hostile.html")[0]
     assert all(phrase in html for phrase in VISIBLE), html
 
     feed = {i.split(":")[0] for i in records if i.startswith("feed-")}
@@ -317,7 +317,7 @@ def test_each_hostile_input_is_read_or_skipped(
     tmp_path: Path, case: str, expected: dict[str, str]
 ) -> None:
     """Each of these used to crash or hang a whole sync (fast, in-process readers only)."""
-    from index.articles import Article, iter_source
+    from newsdesk.index.articles import Article, iter_source
 
     hostile_case(tmp_path, case)
     got: dict[str, str] = {}
@@ -352,7 +352,7 @@ def test_a_file_of_80000_one_word_sentences_does_not_stop_a_sync(
     (folder / "tiny-sentences.txt").write_text("Tiny sentences\n\n" + "a. " * 80_000)
     report = real_engine.sync([folder])
     assert (report.added, report.skipped) == (6, [])
-    records = real_engine.store.records()
+    records = real_engine._store.records()
     assert normal | {"tiny-sentences.txt"} == set(records)
     print_figures(
         capsys,

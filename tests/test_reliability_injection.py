@@ -12,9 +12,9 @@ from typing import Any
 import pytest
 from llama_index.core.embeddings import BaseEmbedding
 
-from index.answer.models import NOT_FOUND, Answer
-from index.config import Settings
-from index.engine import Engine
+from newsdesk.index.answer.models import NOT_FOUND, Answer
+from newsdesk.index.config import Settings
+from newsdesk.index.engine import Engine
 from tests.reliability_support import print_figures, write_article
 
 pytestmark = pytest.mark.integration
@@ -135,7 +135,7 @@ def leaks_of(answer: Answer, engine: Engine) -> list[str]:
         return [] if ok else ["a refusal with other text or citations"]
     texts, problems = {}, []
     for citation in answer.citations:
-        text, meta = engine.store.article(citation.article_id)
+        text, meta = engine.article(citation.article_id)
         texts[citation.n] = text
         if citation.quote not in text:
             problems.append(f"quote [{citation.n}] not in its article")

@@ -20,10 +20,10 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 
-from api.feedback import FeedbackStore
-from api.schemas import FeedbackIn
-from index.articles import iter_source
-from index.config import Settings
+from newsdesk.api.feedback import FeedbackStore
+from newsdesk.api.schemas import FeedbackIn
+from newsdesk.index.articles import iter_source
+from newsdesk.index.config import Settings
 from tests.api_support import TOKEN, api_settings, live_app, wait_for
 from tests.reliability_support import print_figures
 

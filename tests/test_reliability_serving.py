@@ -11,10 +11,10 @@ from typing import Any
 import httpx
 import pytest
 
-from index.config import Settings
-from index.embeddings import TEST_MODEL
-from index.engine import Engine
-from index.store import Store
+from newsdesk.index.config import Settings
+from newsdesk.index.embeddings import TEST_MODEL
+from newsdesk.index.engine import Engine
+from newsdesk.index.store import Store
 from tests.api_support import ADMIN, api_settings, live_app
 from tests.reliability_support import (
     TOWNS,

@@ -13,11 +13,11 @@ from pathlib import Path
 import pytest
 from llama_index.core.embeddings import BaseEmbedding
 
-from index.articles import Article, iter_source
-from index.chunking import Chunker
-from index.config import Settings
-from index.engine import Engine
-from index.sync import origin_of
+from newsdesk.index.articles import Article, iter_source
+from newsdesk.index.chunking import Chunker
+from newsdesk.index.config import Settings
+from newsdesk.index.engine import Engine
+from newsdesk.index.sync import origin_of
 from tests.api_support import newsdesk_command
 from tests.reliability_support import print_figures, run_bounded, wait_until, write_corpus
 
@@ -62,7 +62,7 @@ def test_a_second_writer_is_refused_while_the_first_finishes_intact(
     env |= {"NEWSDESK_DATA_DIR": str(data), "COLUMNS": "400"}  # no wrapped error lines
     out, err = (tmp_path / "first.out").open("wb"), (tmp_path / "first.err").open("wb")
     first = subprocess.Popen(
-        [newsdesk_command(), "ingest", "--json", str(folder)],
+        [*newsdesk_command(), "ingest", "--json", str(folder)],
         cwd=tmp_path,
         env=env,
         stdout=out,
@@ -83,7 +83,9 @@ def test_a_second_writer_is_refused_while_the_first_finishes_intact(
         for source in (folder, other):  # the same source, and another one
             started = time.monotonic()
             refusals.append(
-                run_bounded([newsdesk_command(), "ingest", str(source)], 120, cwd=tmp_path, env=env)
+                run_bounded(
+                    [*newsdesk_command(), "ingest", str(source)], 120, cwd=tmp_path, env=env
+                )
             )
             refusal_seconds.append(time.monotonic() - started)
         first.wait(timeout=600)
@@ -105,10 +107,10 @@ def test_a_second_writer_is_refused_while_the_first_finishes_intact(
 
     settings = Settings(data_dir=data, _env_file=None)
     engine = Engine(settings, embedder=real_embedder)
-    chunk_ids = engine.store.chunks.get(include=[])["ids"]
+    chunk_ids = engine._store.chunks.get(include=[])["ids"]
     assert len(chunk_ids) == len(set(chunk_ids)) == report["chunks_added"]
     assert set(chunk_ids) == expected_chunk_ids(folder, settings)
-    assert len(engine.store.records()) == ARTICLES
+    assert len(engine._store.records()) == ARTICLES
     again = engine.sync([folder])
     assert (again.added, again.updated, again.removed, again.unchanged) == (0, 0, 0, ARTICLES)
     print_figures(

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from index.answer.extractive import DECISION_FEATURES, SENTENCE_FEATURES
-from index.answer.scorer import AnswerModel, Linear, load_model
+from newsdesk.index.answer.extractive import DECISION_FEATURES, SENTENCE_FEATURES
+from newsdesk.index.answer.scorer import AnswerModel, Linear, load_model
 
 
 def linear(names: tuple[str, ...] = ("a", "b")) -> Linear:

@@ -8,13 +8,13 @@ import numpy as np
 import pytest
 from llama_index.core.schema import MetadataMode
 
-from index.answer.sentences import split_sentences
-from index.articles import Article
-from index.chunking import Chunker
-from index.config import Settings
-from index.embeddings import HashEmbedding
-from index.engine import Engine
-from index.sentence_vectors import (
+from newsdesk.index.answer.sentences import split_sentences
+from newsdesk.index.articles import Article
+from newsdesk.index.chunking import Chunker
+from newsdesk.index.config import Settings
+from newsdesk.index.embeddings import HashEmbedding
+from newsdesk.index.engine import Engine
+from newsdesk.index.sentence_vectors import (
     SentenceVectors,
     chunk_spans,
     embed_articles,
@@ -22,8 +22,8 @@ from index.sentence_vectors import (
     pool_spans,
     unit,
 )
-from index.store import PLACEHOLDER_VECTOR
-from index.sync import LAYOUT
+from newsdesk.index.store import PLACEHOLDER_VECTOR
+from newsdesk.index.sync import LAYOUT
 
 LONG = " ".join(
     f"Sentence {i} tells how the harbour of town {i} rebuilt its pier after the storm."
@@ -90,28 +90,28 @@ def test_sync_stores_sentence_vectors_and_upgrades_old_layouts(fake_settings: Se
     engine = Engine(fake_settings)
     article = Article(id="pier", title="Towns rebuild their piers", text=LONG)
     engine.upsert(article)
-    stored = engine.store.sentence_vectors(["pier"])["pier"]
+    stored = engine._store.sentence_vectors(["pier"])["pier"]
     assert len(stored.spans) == len(split_sentences(LONG))
     engine.delete("pier")
-    assert engine.store.sentence_vectors(["pier"]) == {}
+    assert engine._store.sentence_vectors(["pier"]) == {}
 
     engine.upsert(article)
-    record = engine.store.records_by_id(["pier"])["pier"]
+    record = engine._store.records_by_id(["pier"])["pier"]
     assert record["layout"] == LAYOUT
     # As an index from before sentence vectors (text kept as the record's document) and
     # from before the ledger (made from the records on the next write):
-    engine.store.articles.update(
+    engine._store.articles.update(
         ids=["pier"],
         metadatas=[{**record, "layout": 1}],
         documents=[LONG],
         embeddings=[PLACEHOLDER_VECTOR],
     )
-    engine.store.sentences.delete(ids=["pier"])
-    engine.store.ledger.delete(ids=["pier"])
-    assert engine.store.texts(["pier"]) == {"pier": LONG}
+    engine._store.sentences.delete(ids=["pier"])
+    engine._store.ledger.delete(ids=["pier"])
+    assert engine.texts(["pier"]) == {"pier": LONG}
     assert engine.upsert(article).updated == 1  # same text, old layout: redone
-    assert "pier" in engine.store.sentence_vectors(["pier"])
-    assert engine.store.sentences.get(ids=["pier"])["metadatas"][0]["text"] == LONG
+    assert "pier" in engine._store.sentence_vectors(["pier"])
+    assert engine._store.sentences.get(ids=["pier"])["metadatas"][0]["text"] == LONG
 
 
 @pytest.mark.integration

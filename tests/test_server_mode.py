@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 from llama_index.core.embeddings import BaseEmbedding
 
-from index.config import Settings
-from index.engine import Engine
-from index.errors import ArticleNotFound, ConfigError, StoreUnavailable
-from index.store import connect, server_url
+from newsdesk.index.config import Settings
+from newsdesk.index.engine import Engine
+from newsdesk.index.errors import ArticleNotFound, ConfigError, StoreUnavailable
+from newsdesk.index.store import connect, server_url
 from tests.chroma_server import free_port
 
 pytestmark = pytest.mark.integration
@@ -41,7 +41,7 @@ def test_sync_ask_delete_through_chroma_server(
     collection = f"srv-{uuid.uuid4().hex[:8]}"
     settings = server_settings(chroma_server, tmp_path / "writer", collection)
     engine = Engine(settings, embedder=real_embedder)
-    assert engine.store.location == chroma_server
+    assert engine.location == chroma_server
     assert engine.stats()["index"] == chroma_server
 
     report = engine.sync([corpus])
@@ -52,7 +52,7 @@ def test_sync_ask_delete_through_chroma_server(
         "tech/logo.txt",
         "world/empty.txt",
     ]
-    counts = engine.store.counts()
+    counts = engine.counts()
     assert counts["articles"] == 6
     assert counts["chunks"] == report.chunks_added > 0
     # The vectors live in the server, not in an embedded store under the data dir.
@@ -64,7 +64,7 @@ def test_sync_ask_delete_through_chroma_server(
     assert "84 million pounds" in answer.answer
     assert "[1]" in answer.answer
     for citation in answer.citations:
-        text, _ = engine.store.article(citation.article_id)
+        text, _ = engine.article(citation.article_id)
         assert citation.quote in text
 
     answer = engine.ask("Where will the Voltra 2nm chip be made?")
@@ -74,18 +74,18 @@ def test_sync_ask_delete_through_chroma_server(
 
     # A second process with its own data dir (an API replica) reads the same index.
     reader = Engine(server_settings(chroma_server, tmp_path / "reader", collection), real_embedder)
-    assert reader.store.counts() == counts
+    assert reader.counts() == counts
     assert cited_ids(reader.ask(BRIDGE_QUESTION))[0] == BRIDGE
 
-    bridge_chunks = len(engine.store.chunks.get(where={"article_id": BRIDGE}, include=[])["ids"])
+    bridge_chunks = len(engine._store.chunks.get(where={"article_id": BRIDGE}, include=[])["ids"])
     assert bridge_chunks > 0
     engine.delete(BRIDGE)
-    assert engine.store.counts() == {
+    assert engine.counts() == {
         "articles": 5,
         "chunks": counts["chunks"] - bridge_chunks,
     }
     with pytest.raises(ArticleNotFound):
-        engine.store.article(BRIDGE)
+        engine.article(BRIDGE)
     for asker in (engine, reader):  # the reader sees the delete too (its keyword index goes stale)
         answer = asker.ask(BRIDGE_QUESTION)
         assert BRIDGE not in cited_ids(answer)
@@ -108,9 +108,9 @@ def test_collections_are_separate_on_one_server(
         server_settings(chroma_server, tmp_path / "b", f"srv-{uuid.uuid4().hex[:8]}"),
         real_embedder,
     )
-    assert empty.store.counts() == {"articles": 0, "chunks": 0}
-    assert empty.store.records() == {}
-    assert filled.store.counts()["articles"] == 6
+    assert empty.counts() == {"articles": 0, "chunks": 0}
+    assert empty.list_articles(10) == []
+    assert filled.counts()["articles"] == 6
 
 
 def test_nothing_listening_is_a_clear_error(tmp_path: Path) -> None:

@@ -7,12 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from index import embeddings
-from index.articles import Article
-from index.config import Settings
-from index.engine import Engine
-from index.errors import ArticleNotFound, IndexLocked, ModelMismatch
-from index.sync import LAYOUT
+from newsdesk.index import embeddings
+from newsdesk.index.articles import Article
+from newsdesk.index.config import Settings
+from newsdesk.index.engine import Engine
+from newsdesk.index.errors import ArticleNotFound, IndexLocked, ModelMismatch
+from newsdesk.index.sync import LAYOUT
 
 
 def counts(report) -> tuple[int, int, int, int, int]:  # type: ignore[no-untyped-def]
@@ -20,22 +20,22 @@ def counts(report) -> tuple[int, int, int, int, int]:  # type: ignore[no-untyped
 
 
 def chunk_ids(engine: Engine) -> list[str]:
-    return sorted(engine.store.chunks.get(include=[])["ids"])
+    return sorted(engine._store.chunks.get(include=[])["ids"])
 
 
 def test_first_sync_then_noop(fake_settings: Settings, corpus: Path) -> None:
     engine = Engine(fake_settings)
     first = engine.sync([corpus])
     assert counts(first) == (6, 0, 0, 0, 4)
-    assert first.chunks_added == engine.store.counts()["chunks"] > 0
+    assert first.chunks_added == engine.counts()["chunks"] > 0
     before = chunk_ids(engine)
-    generation = engine.store.generation
+    generation = engine.generation
 
     second = engine.sync([corpus])
     assert counts(second) == (0, 0, 0, 6, 4)
     assert (second.chunks_added, second.chunks_removed) == (0, 0)
     assert chunk_ids(engine) == before
-    assert engine.store.generation == generation  # nothing written
+    assert engine.generation == generation  # nothing written
 
 
 def test_model_loads_at_the_first_embedding(
@@ -68,9 +68,9 @@ def test_edit_delete_add_resync(fake_settings: Settings, corpus: Path) -> None:
     ids = chunk_ids(engine)
     assert not any(i.startswith("world/glacier.md#") for i in ids)
     assert any(i.startswith("world/new.txt#") for i in ids)
-    text, _ = engine.store.article("world/harbour-bridge.txt")
+    text, _ = engine.article("world/harbour-bridge.txt")
     assert "91 million" in text
-    chunks = [row for page in engine.store.chunk_texts() for row in page]
+    chunks = [row for page in engine._store.chunk_texts() for row in page]
     bridge = [t for i, t, _ in chunks if i.startswith("world/harbour-bridge.txt#")]
     assert bridge and all("84 million" not in t for t in bridge)
     assert any("91 million" in t for t in bridge)
@@ -85,7 +85,7 @@ def test_sources_are_independent(fake_settings: Settings, corpus: Path, tmp_path
     (other / "solo.txt").unlink()
     report = engine.sync([other])
     assert counts(report) == (0, 0, 1, 0, 0)
-    assert engine.store.counts()["articles"] == 6  # the corpus source is untouched
+    assert engine.counts()["articles"] == 6  # the corpus source is untouched
 
 
 def test_ledger_is_rebuilt_from_the_records(fake_settings: Settings, corpus: Path) -> None:
@@ -93,14 +93,14 @@ def test_ledger_is_rebuilt_from_the_records(fake_settings: Settings, corpus: Pat
     ledger from the records on the next sync, and nothing is embedded again."""
     engine = Engine(fake_settings)
     engine.sync([corpus])
-    want = engine.store.entries()
+    want = engine._store.entries()
     assert len(want) == 6 and all(e.n_chunks > 0 and e.layout == LAYOUT for e in want.values())
-    engine.store.ledger.delete(ids=list(want))
-    engine.store.put_ledger({"ghost.txt": want[next(iter(want))]})  # no record, no chunks
+    engine._store.ledger.delete(ids=list(want))
+    engine._store.put_ledger({"ghost.txt": want[next(iter(want))]})  # no record, no chunks
 
     report = engine.sync([corpus])
     assert counts(report) == (0, 0, 0, 6, 4)
-    assert engine.store.entries() == want
+    assert engine._store.entries() == want
 
 
 def test_same_id_in_two_sources_is_skipped(fake_settings: Settings, tmp_path: Path) -> None:
@@ -123,14 +123,14 @@ def test_upsert_and_delete_single_article(fake_settings: Settings) -> None:
     article.text += " Now with more keepers."
     assert engine.upsert(article).updated == 1
     engine.delete("api-1")
-    assert engine.store.counts() == {"articles": 0, "chunks": 0}
+    assert engine.counts() == {"articles": 0, "chunks": 0}
     with pytest.raises(ArticleNotFound):
         engine.delete("api-1")
 
 
 def test_model_mismatch_is_refused(fake_settings: Settings, corpus: Path) -> None:
     Engine(fake_settings).sync([corpus])
-    from index.store import Store
+    from newsdesk.index.store import Store
 
     def unasked() -> int:
         raise AssertionError("an existing index needs no vector size (nor the model)")
@@ -140,7 +140,7 @@ def test_model_mismatch_is_refused(fake_settings: Settings, corpus: Path) -> Non
 
 
 def _hold_lock(data_dir: str, ready, release) -> None:  # type: ignore[no-untyped-def]
-    from index.store import writer_lock
+    from newsdesk.index.store import writer_lock
 
     with writer_lock(Path(data_dir)):
         ready.set()
@@ -168,7 +168,7 @@ def tripping_punkt(monkeypatch: pytest.MonkeyPatch, marker: str) -> None:
     finish for texts holding `marker`: the guard trips for that article, deterministically."""
     import nltk.redos
 
-    from index.answer import sentences
+    from newsdesk.index.answer import sentences
 
     punkt = sentences._punkt()
 
@@ -199,10 +199,10 @@ def test_an_article_the_sentence_splitter_fails_on_is_skipped_not_the_sync(
     assert counts(report) == (1, 0, 1, 6, 5)
     reason = {s["path"]: s["reason"] for s in report.skipped}["world/sardines.txt"]
     assert reason.startswith("text cannot be split into sentences (TimeoutError")
-    assert engine.store.entry("world/sardines.txt") is None
+    assert engine._store.entry("world/sardines.txt") is None
     assert not any(i.startswith("world/sardines.txt#") for i in chunk_ids(engine))
-    assert engine.store.entry("world/new.txt") is not None
-    assert engine.store.counts()["articles"] == 7
+    assert engine._store.entry("world/new.txt") is not None
+    assert engine.counts()["articles"] == 7
 
 
 def test_sentence_splitting_stays_within_a_tight_regex_guard(
@@ -213,8 +213,8 @@ def test_sentence_splitting_stays_within_a_tight_regex_guard(
     times slower) they are split, and chunked, all the same."""
     import nltk.redos
 
-    from index.answer.sentences import split_sentences
-    from index.chunking import Chunker
+    from newsdesk.index.answer.sentences import split_sentences
+    from newsdesk.index.chunking import Chunker
 
     monkeypatch.setattr(nltk.redos, "DEFAULT_TIMEOUT", 0.5)
     text = "a. " * 80_000

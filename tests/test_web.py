@@ -9,21 +9,22 @@ from html.parser import HTMLParser
 import pytest
 from fastapi.testclient import TestClient
 
-from api.app import create_app
-from api.web import STATIC
-from api.web.render import (
+from newsdesk.api.app import create_app
+from newsdesk.api.web import STATIC
+from newsdesk.api.web.render import (
     Part,
     Segment,
     answer_parts,
+    answer_view,
     format_date,
     paragraphs,
     read_href,
     safe_url,
 )
-from index.answer.models import Answer, Citation
-from index.articles import from_record
-from index.config import Settings
-from index.engine import Engine
+from newsdesk.index.answer.models import Answer, Citation
+from newsdesk.index.articles import from_record
+from newsdesk.index.config import Settings
+from newsdesk.index.engine import Engine
 
 LIGHTHOUSE = {
     "title": "Kerlaz lighthouse to be restored",
@@ -146,7 +147,9 @@ def test_the_form_renders_the_answer_with_linked_markers_and_sources(
     assert '<time class="source-date" datetime="2025-05-02">2 May 2025</time>' in html
     assert '<span class="source-name">Ouest Wire</span>' in html
     assert 'href="https://example.org/kerlaz?a=1&amp;b=2"' in html  # escaped attribute
-    assert f'value="{QUESTION}"' in html  # the question stays in the box
+    # the page is the conversation's (303 to its URL): the question is shown above its answer
+    assert page.history[0].status_code == 303 and "conversation=" in str(page.url)
+    assert f'<p id="asked" class="asked">{QUESTION}</p>' in html
     # the source opens the article page, at the quote
     assert 'href="/read/wire/kerlaz%20lighthouse%3F%231?quote=' in html
     assert_inert(html)
@@ -315,6 +318,23 @@ def test_paragraphs_mark_the_quote_even_across_lines() -> None:
     )
 
 
+def test_sources_from_different_days_are_said_so() -> None:
+    def cited(n: int, day: str | None) -> Citation:
+        return Citation(n=n, article_id=f"a{n}", title="t", quote="q", score=1.0, published_at=day)
+
+    two_days = Answer(
+        question="q",
+        answer="a [1] [2]",
+        answered=True,
+        citations=[cited(1, "2026-11-03"), cited(2, "2026-10-02T08:00:00")],
+    )
+    assert answer_view(two_days).dates == (
+        "The sources are from different days: 2 October 2026 to 3 November 2026."
+    )
+    same = Answer(question="q", answer="a", answered=True, citations=[cited(1, "2026-11-03")])
+    assert answer_view(same).dates is None
+
+
 def test_dates_urls_and_links() -> None:
     assert format_date("2025-05-02") == "2 May 2025"
     assert format_date("2025-12-31T23:59:00+00:00") == "31 December 2025"
@@ -325,3 +345,32 @@ def test_dates_urls_and_links() -> None:
         assert safe_url(bad) is None, bad
     assert read_href("world/a b.txt") == "/read/world/a%20b.txt"
     assert read_href("x", 'a "q" & b') == "/read/x?quote=a+%22q%22+%26+b#quote"
+
+
+def test_without_javascript_the_page_is_a_conversation(client: TestClient) -> None:
+    first = client.post("/", data={"question": QUESTION})
+    cid = first.url.params["conversation"]
+    assert f'name="conversation_id" value="{cid}"' in first.text
+    assert 'id="new-conversation" href="/">New conversation</a>' in first.text
+    follow = client.post(
+        "/", data={"question": "When does the work start?", "conversation_id": cid}
+    )
+    assert follow.url.params["conversation"] == cid
+    html = client.get(f"/?conversation={cid}").text  # a reload, or a shared link
+    assert html == follow.text
+    assert f'<li id="turn-1" class="turn">\n  <p class="asked">{QUESTION}</p>' in html
+    assert 'href="#turn-1-source-1"' in html and 'id="turn-1-source-1"' in html
+    assert '<p id="asked" class="asked">When does the work start?</p>' in html
+    assert 'id="source-1"' in html  # the latest answer keeps the page's own ids
+    fresh = client.get("/")
+    assert 'name="conversation_id" value=""' in fresh.text and 'id="turn-1"' not in fresh.text
+
+
+def test_an_unknown_conversation_is_a_404_page_and_the_form_starts_anew(
+    client: TestClient,
+) -> None:
+    gone = client.get("/?conversation=nosuchconversation0000")
+    assert gone.status_code == 404 and "This conversation expired or was deleted" in gone.text
+    asked = client.post("/", data={"question": QUESTION, "conversation_id": "nosuchconv"})
+    assert asked.status_code == 404 and 'name="conversation_id" value=""' in asked.text
+    assert f'value="{QUESTION}"' in asked.text  # nothing typed is lost

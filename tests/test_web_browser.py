@@ -70,6 +70,7 @@ HOSTILE = {
     "published_at": "2025-04-05",
     "source": "<b onmouseover=\"window.__pwned = 'source'\">Lisbon Times</b>",
 }
+FOLLOW_UP = "When does the work start?"
 QUESTION = "How much will restoring the Kerlaz lighthouse cost?"
 HOSTILE_QUESTION = "How many antique clocks does the Zorbex clock museum have?"
 
@@ -248,6 +249,47 @@ def test_the_answer_streams_in_with_its_sources_and_a_citation_opens_the_article
     marked = flat(" ".join(page.locator("#article-text mark").all_inner_texts()))
     assert marked == quote
     screenshot(page, "article-desktop.png")
+    assert watch.errors == []
+
+
+def test_a_follow_up_continues_the_conversation_and_a_reload_shows_both_turns(
+    browser: Browser, server: Server, page: Page
+) -> None:
+    from playwright.sync_api import expect
+
+    watch = Watch(page)
+    page.goto(f"{server.url}/")
+    result, turns = page.locator("#result"), page.locator("#turns .turn")
+    ask(page, QUESTION)
+    expect(result).to_have_attribute("data-state", "answered")
+    expect(page).to_have_url(re.compile(r"\?conversation=[\w-]{22,}$"))
+    conversation = page.url.split("conversation=")[1]
+
+    with page.expect_response(lambda r: r.url.endswith("/ask/stream")) as streamed:
+        ask(page, FOLLOW_UP)
+    sent = json.loads(streamed.value.request.post_data or "{}")
+    assert sent == {"question": FOLLOW_UP, "conversation_id": conversation}
+    expect(result).to_have_attribute("data-state", "answered")
+    expect(page.locator("#answer")).to_contain_text("May")
+    expect(page.locator("#asked")).to_have_text(FOLLOW_UP)
+    expect(turns).to_have_count(1)  # the first turn moved up, with its sources
+    expect(turns.first.locator(".asked")).to_have_text(QUESTION)
+    expect(turns.first.locator(".answer")).to_contain_text("3.4 million euros")
+    expect(page.locator("#turn-1-source-1 .source-title")).to_have_text(LIGHTHOUSE["title"])
+    screenshot(page, "conversation-desktop.png")
+
+    page.reload()  # the URL holds the conversation: both turns come back from the server
+    expect(turns).to_have_count(1)
+    expect(turns.first.locator(".asked")).to_have_text(QUESTION)
+    expect(page.locator("#turn-1-source-1 .source-title")).to_have_text(LIGHTHOUSE["title"])
+    expect(page.locator("#asked")).to_have_text(FOLLOW_UP)
+    expect(page.locator("#answer")).to_contain_text("May")
+    expect(page.locator("#source-1 .source-title")).to_have_text(LIGHTHOUSE["title"])
+
+    page.click("#new-conversation")  # starts over
+    expect(turns).to_have_count(0)
+    expect(page.locator("#conversation-id")).to_have_value("")
+    expect(result).to_be_hidden()
     assert watch.errors == []
 
 
@@ -437,7 +479,8 @@ def test_without_javascript_the_form_posts_and_the_server_renders_the_answer(
         expect(page.locator("#answer a.cite").first).to_have_attribute("href", "#source-1")
         expect(page.locator("#source-1 .source-title")).to_have_text(LIGHTHOUSE["title"])
         expect(page.locator("#source-1 .source-date")).to_have_text("2 May 2025")
-        expect(page.locator("#question")).to_have_value(QUESTION)
+        expect(page.locator("#asked")).to_have_text(QUESTION)  # the conversation's page
+        assert "conversation=" in page.url
         screenshot(page, "answer-no-javascript.png")
 
         ask(page, QUESTION, source="Harbour Post")

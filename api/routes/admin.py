@@ -1,4 +1,5 @@
-"""Admin routes: background reindex of the article folders, and the feedback to review."""
+"""Admin routes: background reindex of the article folders and feeds, and the feedback to
+review."""
 
 from __future__ import annotations
 
@@ -6,11 +7,12 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Path, Query
 
-from api.deps import Admin, EngineDep, RuntimeDep
-from api.errors import ApiError
-from api.jobs import SyncBusy
-from api.routes.articles import ADMIN
-from api.schemas import ErrorBody, FeedbackPage, ReindexJob
+from newsdesk.api.deps import Admin, EngineDep, RuntimeDep
+from newsdesk.api.errors import ApiError
+from newsdesk.api.feeds import feed_urls
+from newsdesk.api.jobs import SyncBusy
+from newsdesk.api.routes.articles import ADMIN
+from newsdesk.api.schemas import ErrorBody, FeedbackPage, ReindexJob
 
 router = APIRouter(tags=["admin"], dependencies=[Admin], responses=ADMIN)
 
@@ -22,20 +24,24 @@ router = APIRouter(tags=["admin"], dependencies=[Admin], responses=ADMIN)
     responses={409: {"model": ErrorBody, "description": "A sync is running, or no folders."}},
 )
 def reindex(engine: EngineDep, runtime: RuntimeDep) -> ReindexJob:
-    """Sync the configured article folders (NEWSDESK_ARTICLES_DIRS) in the background.
+    """Sync the configured article folders (NEWSDESK_ARTICLES_DIRS) and poll the feeds
+    (NEWSDESK_FEEDS and those added with POST /feeds) in the background.
 
     Answers at once with the job; follow it with GET /reindex/{job_id}. Questions keep being
     answered while it runs. A second reindex while one runs is refused (409), not queued.
     """
     dirs = runtime.settings.articles_dirs
-    if not dirs:
+    urls = feed_urls(runtime)
+    if not dirs and not urls:
         raise ApiError(
-            409, "no article folders are configured: set NEWSDESK_ARTICLES_DIRS on the server"
+            409,
+            "no article folders or feeds are configured: set NEWSDESK_ARTICLES_DIRS or "
+            "NEWSDESK_FEEDS on the server, or add a feed with POST /feeds",
         )
     if missing := [str(d) for d in dirs if not d.is_dir()]:
         raise ApiError(409, f"article folder(s) not found on the server: {', '.join(missing)}")
     try:
-        return runtime.jobs.start(engine, dirs, "admin")
+        return runtime.jobs.start(engine, dirs, "admin", urls)
     except SyncBusy as busy:
         raise ApiError(409, f"{busy}; follow it at /reindex/{busy.job.id}") from None
 

@@ -7,10 +7,10 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Response
 
-from api.deps import Admin, EngineDep, RuntimeDep
-from api.errors import RETRY_AFTER_SECONDS, ApiError
-from api.runtime import Runtime
-from api.schemas import (
+from newsdesk.api.deps import Admin, EngineDep, RuntimeDep
+from newsdesk.api.errors import RETRY_AFTER_SECONDS, ApiError
+from newsdesk.api.runtime import Runtime
+from newsdesk.api.schemas import (
     MAX_ID_CHARS,
     ArticleDetail,
     ArticleIn,
@@ -18,9 +18,9 @@ from api.schemas import (
     ArticleSummary,
     ArticleWritten,
     ErrorBody,
+    Source,
 )
-from index.articles import from_record
-from index.sync import API_ORIGIN
+from newsdesk.index import API_ORIGIN, from_record
 
 router = APIRouter(tags=["articles"])
 
@@ -49,7 +49,7 @@ def list_articles(
     source: Annotated[str | None, Query(min_length=1, max_length=200)] = None,
 ) -> ArticlePage:
     """A page of indexed articles, optionally of one `source` (as given in article metadata)."""
-    rows = engine.store.list_articles(limit + 1, offset, source)
+    rows = engine.list_articles(limit + 1, offset, source)
     items = [ArticleSummary.from_record(i, meta) for i, meta in rows[:limit]]
     more = len(rows) > limit
     return ArticlePage(
@@ -57,10 +57,21 @@ def list_articles(
     )
 
 
+@router.get("/sources", response_model=list[Source])
+def list_sources(
+    engine: EngineDep, prefix: Annotated[str, Query(max_length=200)] = ""
+) -> list[Source]:
+    """The sources articles come from (their `source` field), most articles first; `prefix`
+    keeps those whose name starts with it (case-insensitive), for autocompletion."""
+    wanted = prefix.casefold()
+    found = [(n, c) for n, c in engine.publishers().items() if n.casefold().startswith(wanted)]
+    return [Source(name=n, articles=c) for n, c in sorted(found, key=lambda nc: (-nc[1], nc[0]))]
+
+
 @router.get("/articles/{article_id:path}", response_model=ArticleDetail, responses=NOT_FOUND)
 def get_article(article_id: ArticleId, engine: EngineDep) -> ArticleDetail:
     """One article's metadata and full text (citations' quotes occur in it verbatim)."""
-    text, meta = engine.store.article(article_id)
+    text, meta = engine.article(article_id)
     return ArticleDetail.from_stored(article_id, text, meta)
 
 
@@ -101,7 +112,7 @@ def put_article(
     """
     article_id = body.id or default_id(body)
     article = from_record(body.record(), article_id, "article")
-    previous = engine.store.records_by_id([article.id]).get(article.id)
+    previous = engine.record(article.id)
     if previous and previous.get("origin") != API_ORIGIN:
         raise ApiError(
             409,

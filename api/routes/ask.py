@@ -2,26 +2,25 @@
 
 from __future__ import annotations
 
-import logging
 import re
 from collections.abc import AsyncIterator
 from functools import partial
+from typing import Annotated
 
 import anyio
-import httpx
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.sse import EventSourceResponse, ServerSentEvent
 
-from api.deps import EngineDep, RateLimited, RuntimeDep
-from api.errors import error_body, request_id, status_of
-from api.schemas import AskRequest, ErrorBody
-from index.answer.models import Answer
-from index.errors import NewsdeskError
+from newsdesk.api.deps import AdmittedDep, RuntimeDep
+from newsdesk.api.errors import error_body, request_id
+from newsdesk.api.schemas import AskRequest, ErrorBody
+from newsdesk.api.services import ask as service
+from newsdesk.index import ConversationAnswer, Conversations
 
-log = logging.getLogger("newsdesk.api")
 router = APIRouter(tags=["ask"])
 
 ERRORS = {
+    404: {"model": ErrorBody, "description": "Unknown or expired conversation_id."},
     422: {"model": ErrorBody, "description": "Empty or oversized question, bad filters."},
     429: {"model": ErrorBody, "description": "Rate limited; see Retry-After."},
     503: {"model": ErrorBody, "description": "Index loading or store unreachable."},
@@ -36,22 +35,30 @@ def answer_pieces(text: str) -> list[str]:
     return PIECE.findall(text)
 
 
-@router.post("/ask", response_model=Answer, dependencies=[RateLimited], responses=ERRORS)
-def ask(body: AskRequest, engine: EngineDep, runtime: RuntimeDep) -> Answer:
+@router.post("/ask", response_model=ConversationAnswer, responses=ERRORS)
+def ask(body: AskRequest, _: AdmittedDep, runtime: RuntimeDep) -> ConversationAnswer:
     """Answer a question from the indexed articles, with numbered verbatim citations.
 
-    The body of the answer is exactly what `newsdesk ask --json` prints.
+    The body is what `newsdesk ask --json` prints: the answer, the `conversation_id` to send
+    with a follow-up, and `searched`, the standalone question a follow-up was understood as.
     """
-    filters = body.filters.to_engine() if body.filters else None
-    answer = engine.ask(body.question, top_k=body.top_k, filters=filters)
-    runtime.metrics.answer(answer.answered)
-    return answer
+    return service.delivered(runtime, service.ask(runtime, body))
+
+
+async def continued(body: AskRequest, conversations: AdmittedDep) -> Conversations:
+    """The admitted asker's conversations, once the conversation asked in is known to exist:
+    a stream answers an unknown one with 404 before it starts, not with an `error` event."""
+    if body.conversation_id:
+        await anyio.to_thread.run_sync(conversations.turns, body.conversation_id)
+    return conversations
+
+
+ContinuedDep = Annotated[Conversations, Depends(continued)]
 
 
 @router.post(
     "/ask/stream",
     response_class=EventSourceResponse,
-    dependencies=[RateLimited],
     responses={
         status: {
             "description": about["description"],
@@ -61,37 +68,37 @@ def ask(body: AskRequest, engine: EngineDep, runtime: RuntimeDep) -> Answer:
     },
 )
 async def ask_stream(
-    body: AskRequest, engine: EngineDep, runtime: RuntimeDep, request: Request
+    body: AskRequest, _: ContinuedDep, runtime: RuntimeDep, request: Request
 ) -> AsyncIterator[ServerSentEvent]:
     """The same answer as Server-Sent Events.
 
     Events: one `citation` per cited article (a Citation object), then `answer` events whose
-    `text` pieces join into the answer, then `done` (`{"answered": bool}`). A failure after the
-    stream has started is an `error` event (an ErrorBody). A client that disconnects stops the
-    stream: nothing more is sent or computed (an answer already under way in its worker thread
-    runs to its end and is dropped).
+    `text` pieces join into the answer, then `done` (`{"answered": bool, "conversation_id":
+    str, "searched": str}`). An unknown conversation is a 404 before the
+    stream starts; a failure after it has started is an `error` event (an ErrorBody). A client
+    that disconnects stops the stream: nothing more is sent or computed (an answer already
+    under way in its worker thread runs to its end and is dropped).
     """
-    filters = body.filters.to_engine() if body.filters else None
-    ask = partial(engine.ask, body.question, top_k=body.top_k, filters=filters)
     try:
-        answer = await anyio.to_thread.run_sync(ask, abandon_on_cancel=True)
-    except NewsdeskError as exc:
+        answer = await anyio.to_thread.run_sync(
+            partial(service.ask, runtime, body), abandon_on_cancel=True
+        )
+    except Exception as exc:
+        failed = service.failure(exc, request_id(request))
         yield ServerSentEvent(
-            event="error", data=error_body(status_of(exc), exc.for_clients(), request_id(request))
+            event="error", data=error_body(failed.status, failed.detail, request_id(request))
         )
         return
-    except httpx.TransportError:  # a Chroma server that went away, as in api.errors
-        detail = "the vector store cannot be reached; try again shortly"
-        yield ServerSentEvent(event="error", data=error_body(503, detail, request_id(request)))
-        return
-    except Exception:
-        log.exception("request %s: unexpected error while streaming", request_id(request))
-        detail = "an unexpected error occurred; quote the request id to report it"
-        yield ServerSentEvent(event="error", data=error_body(500, detail, request_id(request)))
-        return
-    runtime.metrics.answer(answer.answered)
+    service.delivered(runtime, answer)
     for citation in answer.citations:
         yield ServerSentEvent(event="citation", data=citation)
     for piece in answer_pieces(answer.answer):
         yield ServerSentEvent(event="answer", data={"text": piece})
-    yield ServerSentEvent(event="done", data={"answered": answer.answered})
+    yield ServerSentEvent(
+        event="done",
+        data={
+            "answered": answer.answered,
+            "conversation_id": answer.conversation_id,
+            "searched": answer.searched,
+        },
+    )

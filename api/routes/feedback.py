@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from api.deps import FeedbackLimited, RuntimeDep
-from api.schemas import ErrorBody, FeedbackIn, FeedbackOut
+from newsdesk.api.deps import FeedbackLimited, RuntimeDep
+from newsdesk.api.schemas import ErrorBody, FeedbackIn, FeedbackOut
 
 router = APIRouter(tags=["feedback"])
 

@@ -9,10 +9,10 @@ from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
-from api.deps import EngineDep, RuntimeDep, bearer, require_admin
-from api.errors import RETRY_AFTER_SECONDS
-from api.schemas import ErrorBody
-from index.errors import NewsdeskError
+from newsdesk.api.deps import EngineDep, RuntimeDep, bearer, require_admin
+from newsdesk.api.errors import RETRY_AFTER_SECONDS
+from newsdesk.api.schemas import ErrorBody
+from newsdesk.index import NewsdeskError
 
 log = logging.getLogger("newsdesk.api")
 router = APIRouter(tags=["health"])
@@ -63,7 +63,7 @@ def ready(runtime: RuntimeDep) -> Readiness | JSONResponse:
     try:
         if engine is None:
             raise NewsdeskError(runtime.load_error or "the index is still loading")
-        counts = engine.store.counts()
+        counts = engine.counts()
     except Exception as exc:  # any failure to reach the store means "not ready"
         if not isinstance(exc, NewsdeskError):
             log.warning("readiness: the store is unreachable: %s", exc)

@@ -13,7 +13,7 @@ STATIC = Path(__file__).parent / "static"
 
 def install_web(app: FastAPI) -> None:
     """Add the page's routes (`/`, `/read/{id}`) and its static files (`/static`) to `app`."""
-    from api.web.routes import router
+    from newsdesk.api.web.routes import router
 
     app.include_router(router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")

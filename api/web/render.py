@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from urllib.parse import quote as url_quote
 from urllib.parse import urlencode, urlsplit
 
-from index.answer.models import Answer, Citation
+from newsdesk.index import Answer, Citation, Turn
 
 MARKER = re.compile(r"\[(\d{1,3})\]")
 """A citation marker in answer text: [1], [2], …"""
@@ -49,6 +49,8 @@ class AnswerView:
     state: str
     parts: list[Part]
     sources: list[SourceView] = field(default_factory=list)
+    dates: str | None = None
+    """Said when the sources are from different days."""
 
 
 @dataclass(frozen=True)
@@ -136,7 +138,17 @@ def answer_view(answer: Answer, base: str = "") -> AnswerView:
         state="answered" if answer.answered else "not-found",
         parts=answer_parts(answer.answer, numbers),
         sources=[source_view(c, base) for c in answer.citations],
+        dates=dates_note(answer),
     )
+
+
+def dates_note(answer: Answer) -> str | None:
+    """ "The sources are from different days: …" when they are (static/newsdesk.js says the
+    same for a streamed answer)."""
+    if not answer.date_range:
+        return None
+    first, last = (format_date(day) for day in answer.date_range)
+    return f"The sources are from different days: {first} to {last}."
 
 
 def paragraphs(text: str, quote: str | None = None) -> list[list[Segment]]:
@@ -160,3 +172,21 @@ def paragraphs(text: str, quote: str | None = None) -> list[list[Segment]]:
         ]
         out.append([s for s in segments if s.text])
     return out
+
+
+@dataclass(frozen=True)
+class TurnView:
+    """An earlier turn of the conversation shown above the latest answer (`k` from 1)."""
+
+    k: int
+    question: str
+    searched: str
+    answer: AnswerView
+
+
+def turn_views(turns: list[Turn], base: str = "") -> list[TurnView]:
+    """Earlier turns, numbered from 1, each with its answer and sources."""
+    return [
+        TurnView(k, t.question, t.searched, answer_view(t.as_answer(), base))
+        for k, t in enumerate(turns, start=1)
+    ]

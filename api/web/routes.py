@@ -10,21 +10,29 @@ import logging
 from http import HTTPStatus
 from pathlib import Path
 from typing import Annotated, Any
+from urllib.parse import urlencode
 
-import httpx
 import jinja2
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, Form, Query, Request
 from fastapi import Path as PathParam
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
 
-from api.deps import RuntimeDep
-from api.errors import RETRY_AFTER_SECONDS, request_id, status_of
-from api.runtime import Runtime
-from api.schemas import MAX_ID_CHARS, AskRequest, FiltersIn
-from api.web.render import AnswerView, answer_view, format_date, iso_day, paragraphs, safe_url
-from index.engine import MAX_QUESTION_CHARS
-from index.errors import NewsdeskError
+from newsdesk.api.deps import RuntimeDep
+from newsdesk.api.errors import RETRY_AFTER_SECONDS, request_id, status_of
+from newsdesk.api.runtime import Runtime
+from newsdesk.api.schemas import MAX_ID_CHARS, AskRequest, FiltersIn
+from newsdesk.api.services import ask as service
+from newsdesk.api.services.ask import Failure
+from newsdesk.api.web.render import (
+    answer_view,
+    format_date,
+    iso_day,
+    paragraphs,
+    safe_url,
+    turn_views,
+)
+from newsdesk.index import MAX_QUESTION_CHARS, NewsdeskError, Turn
 
 log = logging.getLogger("newsdesk.api")
 router = APIRouter(include_in_schema=False)
@@ -80,12 +88,11 @@ def known_sources(request: Request, runtime: Runtime) -> list[str]:
     if engine is None:
         return []
     try:
-        generation = engine.store.generation
+        generation = engine.generation
         cached = getattr(request.app.state, "web_sources", None)
         if cached and cached[0] == (id(engine), generation):
             return list(cached[1])
-        names = {meta.get("source") for meta in engine.store.records().values()}
-        found = sorted(n for n in names if isinstance(n, str) and n)[:MAX_SOURCES_LISTED]
+        found = engine.source_names()[:MAX_SOURCES_LISTED]
         request.app.state.web_sources = ((id(engine), generation), found)
         return found
     except Exception:  # suggestions are a convenience: the page works without them
@@ -101,10 +108,16 @@ def ask_page(
     *,
     question: str = "",
     filters: dict[str, str] | None = None,
-    answer: AnswerView | None = None,
+    turns: list[Turn] | None = None,
+    conversation_id: str | None = None,
     error: str | None = None,
 ) -> HTMLResponse:
-    """The ask page, empty or with an answer or an error (the no-JavaScript result)."""
+    """The ask page: empty, or a conversation (earlier turns above its latest answer), with
+    an error when the last question failed (the no-JavaScript result)."""
+    turns = turns or []
+    latest = turns[-1] if turns and not error else None
+    earlier = turns[:-1] if latest else turns
+    base = base_path(request)
     return page(
         request,
         "index.html",
@@ -112,7 +125,11 @@ def ask_page(
         headers,
         question=question,
         filters=filters or {},
-        answer=answer,
+        earlier=turn_views(earlier, base),
+        asked=latest.question if latest else None,
+        searched=latest.searched if latest and latest.searched != latest.question else None,
+        answer=answer_view(latest.as_answer(), base) if latest else None,
+        conversation_id=conversation_id,
         error=error,
         sources=known_sources(request, runtime),
         loading=runtime.engine is None,
@@ -136,10 +153,42 @@ def validation_message(exc: ValidationError) -> str:
     return sentence(f"{label}: {message}" if label else message)
 
 
+def failure_message(request: Request, runtime: Runtime, failed: Failure) -> str:
+    """One sentence for the page about a failed ask."""
+    wait = failed.headers.get("Retry-After", str(RETRY_AFTER_SECONDS))
+    if failed.status == 429:
+        return f"Too many questions: try again in {wait} seconds."
+    if failed.status == 503 and runtime.engine is None:
+        return f"The index is still loading: try again in {wait} seconds."
+    if failed.status == 503:
+        return "The article store cannot be reached: try again shortly."
+    if failed.status >= 500:
+        return f"Something went wrong (request id {request_id(request)}): try again later."
+    if failed.status == 404:
+        return "This conversation expired or was deleted: ask again to start a new one."
+    return sentence(failed.detail)
+
+
 @router.get("/", response_class=HTMLResponse)
-def index(request: Request, runtime: RuntimeDep) -> HTMLResponse:
-    """The page to ask questions on."""
-    return ask_page(request, runtime)
+def index(
+    request: Request,
+    runtime: RuntimeDep,
+    conversation: Annotated[str | None, Query(max_length=64)] = None,
+    source: Annotated[str, Query(max_length=200)] = "",
+    since: Annotated[str, Query(max_length=10)] = "",
+    until: Annotated[str, Query(max_length=10)] = "",
+) -> HTMLResponse:
+    """The page to ask questions on; `?conversation=<id>` shows that conversation."""
+    filters = {"source": source, "since": since, "until": until}
+    if not conversation:
+        return ask_page(request, runtime, filters=filters)
+    try:
+        turns = service.conversations(runtime).turns(conversation)
+    except Exception as exc:
+        failed = service.failure(exc, request_id(request))
+        message = failure_message(request, runtime, failed)
+        return ask_page(request, runtime, failed.status, failed.headers, error=message)
+    return ask_page(request, runtime, filters=filters, turns=turns, conversation_id=conversation)
 
 
 @router.post("/", response_class=HTMLResponse)
@@ -150,42 +199,50 @@ def ask_form(
     source: Annotated[str, Form()] = "",
     since: Annotated[str, Form()] = "",
     until: Annotated[str, Form()] = "",
-) -> HTMLResponse:
-    """The form's answer rendered server-side (the page without JavaScript)."""
+    conversation_id: Annotated[str, Form()] = "",
+) -> Response:
+    """The form's question asked in its conversation (the page without JavaScript); then
+    the conversation's page (303), whose URL names it. A failure is shown at once."""
     filters = {"source": source.strip(), "since": since.strip(), "until": until.strip()}
-    shown: dict[str, Any] = {"question": question, "filters": filters}
-    wait = runtime.rate_limit.hit(f"ip:{request.client.host if request.client else 'unknown'}")
-    if wait is not None:
-        message = f"Too many questions: try again in {wait} seconds."
-        return ask_page(request, runtime, 429, {"Retry-After": str(wait)}, error=message, **shown)
+    cid = conversation_id.strip() or None
+    shown: dict[str, Any] = {"question": question, "filters": filters, "conversation_id": cid}
     try:
-        given = {k: v for k, v in filters.items() if v}
-        body = AskRequest(question=question, filters=FiltersIn(**given) if given else None)
-    except ValidationError as exc:
-        return ask_page(request, runtime, 422, error=validation_message(exc), **shown)
-    engine = runtime.engine
-    if engine is None:
-        message = f"The index is still loading: try again in {RETRY_AFTER_SECONDS} seconds."
-        headers = {"Retry-After": str(RETRY_AFTER_SECONDS)}
-        return ask_page(request, runtime, 503, headers, error=message, **shown)
+        service.admit(runtime, f"ip:{request.client.host if request.client else 'unknown'}")
+        try:
+            given = {k: v for k, v in filters.items() if v}
+            body = AskRequest(
+                question=question,
+                filters=FiltersIn(**given) if given else None,
+                conversation_id=cid,
+            )
+        except ValidationError as exc:
+            shown["turns"] = earlier_turns(runtime, cid)
+            return ask_page(request, runtime, 422, error=validation_message(exc), **shown)
+        answer = service.delivered(runtime, service.ask(runtime, body))
+    except Exception as exc:
+        failed = service.failure(exc, request_id(request))
+        message = failure_message(request, runtime, failed)
+        if failed.status == 404:  # the conversation is gone: the form starts a new one
+            shown["conversation_id"] = None
+        else:
+            shown["turns"] = earlier_turns(runtime, cid)
+        return ask_page(request, runtime, failed.status, failed.headers, error=message, **shown)
+    query = urlencode(
+        {"conversation": answer.conversation_id, **{k: v for k, v in filters.items() if v}}
+    )
+    return RedirectResponse(
+        f"{base_path(request)}/?{query}", status_code=303, headers=SECURITY_HEADERS
+    )
+
+
+def earlier_turns(runtime: Runtime, conversation_id: str | None) -> list[Turn]:
+    """The conversation's turns to show above an error, if they can be read."""
+    if not conversation_id or runtime.conversations is None:
+        return []
     try:
-        answer = engine.ask(
-            body.question, filters=body.filters.to_engine() if body.filters else None
-        )
-    except NewsdeskError as exc:
-        status = status_of(exc)
-        return ask_page(request, runtime, status, error=sentence(exc.for_clients()), **shown)
-    except httpx.TransportError:
-        log.error("request %s: the vector store is unreachable", request_id(request))
-        message = "The article store cannot be reached: try again shortly."
-        return ask_page(request, runtime, 503, error=message, **shown)
-    except Exception:
-        log.exception("request %s: unexpected error in the web form", request_id(request))
-        message = f"Something went wrong (request id {request_id(request)}): try again later."
-        return ask_page(request, runtime, 500, error=message, **shown)
-    runtime.metrics.answer(answer.answered)
-    view = answer_view(answer, base_path(request))
-    return ask_page(request, runtime, answer=view, **shown)
+        return runtime.conversations.turns(conversation_id)
+    except Exception:  # the error shown is the question's; the turns are a courtesy
+        return []
 
 
 @router.get("/read/{article_id:path}", response_class=HTMLResponse)
@@ -201,7 +258,7 @@ def read_article(
         message = f"The index is still loading: try again in {RETRY_AFTER_SECONDS} seconds."
         return problem(request, 503, message, {"Retry-After": str(RETRY_AFTER_SECONDS)})
     try:
-        text, meta = engine.store.article(article_id)
+        text, meta = engine.article(article_id)
     except NewsdeskError as exc:
         status = status_of(exc)
         message = "No article with this id is indexed." if status == 404 else exc.for_clients()

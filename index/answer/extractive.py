@@ -22,8 +22,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from index.answer.models import NOT_FOUND, Answer, Citation
-from index.answer.question import (
+from newsdesk.index.answer.models import NOT_FOUND, Answer, Citation
+from newsdesk.index.answer.question import (
     answer_type,
     asks_outcome,
     focus_nouns,
@@ -31,11 +31,11 @@ from index.answer.question import (
     key_terms,
     looks_ahead,
 )
-from index.answer.scorer import AnswerModel, load_model
-from index.answer.sentences import Sentence, split_sentences
-from index.lexical import KeywordIndex, terms
-from index.retrieval import ArticleHit
-from index.sentence_vectors import SentenceVectors, unit
+from newsdesk.index.answer.scorer import AnswerModel, load_model
+from newsdesk.index.answer.sentences import Sentence, split_sentences
+from newsdesk.index.lexical import KeywordIndex, terms
+from newsdesk.index.retrieval import ArticleHit
+from newsdesk.index.sentence_vectors import SentenceVectors, unit
 
 MAX_ANSWER_CHARS = 500
 """Sentences are given together only within this length."""

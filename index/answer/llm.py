@@ -33,13 +33,13 @@ from typing import Any
 
 from llama_index.core.llms import LLM, ChatMessage, MessageRole
 
-from index.answer.extractive import collapse_copies
-from index.answer.models import NOT_FOUND, Answer, Citation
-from index.answer.sentences import Sentence, split_sentences
-from index.config import Settings
-from index.errors import ConfigError, LLMUnavailable
-from index.lexical import terms
-from index.retrieval import ArticleHit
+from newsdesk.index.answer.extractive import collapse_copies
+from newsdesk.index.answer.models import NOT_FOUND, Answer, Citation
+from newsdesk.index.answer.sentences import Sentence, split_sentences
+from newsdesk.index.config import Settings
+from newsdesk.index.errors import ConfigError, LLMUnavailable
+from newsdesk.index.lexical import terms
+from newsdesk.index.retrieval import ArticleHit
 
 log = logging.getLogger(__name__)
 
@@ -266,6 +266,17 @@ class LLMAnswerer:
         except Exception as exc:
             raise self.unavailable(exc) from exc
         return verify(question, reply, sources)
+
+    def assess(
+        self,
+        question: str,
+        hits: list[ArticleHit],
+        texts: dict[str, str],
+        top_k: int,
+        query_vector: Sequence[float] | None = None,
+    ) -> tuple[Answer, float | None]:
+        """The verified answer; the model gives no confidence (None)."""
+        return self.answer(question, hits, texts, top_k, query_vector), None
 
     def stream(
         self,

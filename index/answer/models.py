@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, computed_field
 
 NOT_FOUND = "I could not find this in the articles."
 
@@ -30,3 +30,12 @@ class Answer(BaseModel):
     answer: str
     answered: bool
     citations: list[Citation] = Field(default_factory=list)
+
+    @computed_field(  # type: ignore[prop-decorator]
+        description="The first and last publication day of the cited articles, when their "
+        "sources span different days (else null)."
+    )
+    @property
+    def date_range(self) -> list[str] | None:
+        days = sorted({c.published_at[:10] for c in self.citations if c.published_at})
+        return [days[0], days[-1]] if len(days) > 1 else None

@@ -195,7 +195,7 @@ def is_plural(noun: str) -> bool:
 def key_terms(question: str) -> set[str]:
     """Stemmed terms of the names and numbers in a question (capitalised words past its first
     word, and digits): an article that lacks them does not answer it."""
-    from index.lexical import terms
+    from newsdesk.index.lexical import terms
 
     words = question.split()
     named = [

@@ -18,7 +18,13 @@
   const answerBox = $("answer");
   const sourcesBlock = $("sources-block");
   const sourcesList = $("sources");
+  const dates = $("dates");
   const button = $("ask-button");
+  const turns = $("turns");
+  const asked = $("asked");
+  const searched = $("searched");
+  const conversationId = $("conversation-id");
+  const newConversation = $("new-conversation");
   const STREAM_URL = form.dataset.stream;
   const READ_URL = form.dataset.read;
   const MONTHS = [
@@ -126,10 +132,62 @@
     say(message);
   }
 
+  // The finished turn in the result moves up into the conversation's earlier turns, its
+  // ids and links renamed as the server names them (turn-k-source-n).
+  function keepTurn() {
+    const state = result.dataset.state;
+    if (!asked.textContent || (state !== "answered" && state !== "not-found")) return;
+    const k = turns.children.length + 1;
+    const item = el("li", "turn");
+    item.id = `turn-${k}`;
+    item.append(el("p", "asked", asked.textContent));
+    if (!searched.hidden) item.append(el("p", "searched", searched.textContent));
+    const answer = el("div", `answer answer-${state}`);
+    answer.append(...Array.from(answerBox.childNodes, (node) => node.cloneNode(true)));
+    answer.querySelectorAll("a.cite").forEach((link) => {
+      link.href = link.getAttribute("href").replace("#source-", `#turn-${k}-source-`);
+    });
+    item.append(answer);
+    if (!dates.hidden) item.append(el("p", "dates", dates.textContent));
+    if (sourcesList.children.length) {
+      const list = el("ol", "sources");
+      for (const source of sourcesList.children) {
+        const copy = source.cloneNode(true);
+        copy.id = `turn-${k}-${source.id}`;
+        list.append(copy);
+      }
+      item.append(list);
+    }
+    turns.append(item);
+    turns.hidden = false;
+  }
+
+  function remember(data, question) {
+    if (!data.conversation_id) return;
+    conversationId.value = data.conversation_id;
+    newConversation.hidden = false;
+    const query = new URLSearchParams({ conversation: data.conversation_id });
+    window.history.replaceState(null, "", `${form.dataset.home}?${query}`);
+    if (data.searched && data.searched !== question) {
+      searched.textContent = `Searched as: ${data.searched}`;
+      searched.hidden = false;
+    }
+  }
+
+  // The same sentence as api/web/render.py's dates_note.
+  function sayDates(sorted) {
+    if (sorted.length < 2) return;
+    const last = sorted[sorted.length - 1];
+    dates.textContent = `The sources are from different days: ${niceDate(sorted[0])} to ${niceDate(last)}.`;
+    dates.hidden = false;
+  }
+
   function reset() {
     answerBox.replaceChildren();
     sourcesList.replaceChildren();
     sourcesBlock.hidden = true;
+    dates.textContent = "";
+    dates.hidden = true;
     result.dataset.pieces = "0";
   }
 
@@ -215,6 +273,7 @@
       if (value) filters[name] = value;
     }
     if (Object.keys(filters).length) body.filters = filters;
+    if (conversationId.value) body.conversation_id = conversationId.value;
     return body;
   }
 
@@ -222,7 +281,12 @@
     if (controller) controller.abort();
     controller = new AbortController();
     const signal = controller.signal;
+    keepTurn();
     reset();
+    asked.textContent = body.question;
+    asked.hidden = false;
+    searched.textContent = "";
+    searched.hidden = true;
     setState("loading");
     say("Searching the articles…");
     button.disabled = true;
@@ -244,10 +308,16 @@
       signal,
     });
     if (!response.ok) {
+      if (response.status === 404 && body.conversation_id) {
+        conversationId.value = ""; // the conversation is gone: the next question starts anew
+        showError("This conversation expired or was deleted: ask again to start a new one.");
+        return;
+      }
       showError(await errorMessage(response));
       return;
     }
     const numbers = new Set();
+    const days = new Set();
     let text = "";
     let finished = false;
     let pieces = 0;
@@ -261,6 +331,7 @@
       }
       if (type === "citation") {
         numbers.add(data.n);
+        if (data.published_at) days.add(data.published_at.slice(0, 10));
         sourcesList.append(sourceItem(data));
         sourcesBlock.hidden = false;
       } else if (type === "answer") {
@@ -274,6 +345,8 @@
         renderAnswer(text, numbers);
       } else if (type === "done") {
         finished = true;
+        remember(data, body.question);
+        sayDates([...days].sort());
         setState(data.answered ? "answered" : "not-found");
         say("");
       } else if (type === "error") {

@@ -7,7 +7,7 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
@@ -22,11 +22,10 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from index.config import Settings
-from index.errors import NewsdeskError
+from newsdesk.index import NewsdeskError, Settings
 
 if TYPE_CHECKING:
-    from index.store import Store
+    from newsdesk.index import Engine
 
 app = typer.Typer(
     help="Newsdesk: ask questions about news articles and get answers with verbatim citations.",
@@ -38,33 +37,32 @@ out = Console()
 err = Console(stderr=True)
 
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
+ConversationOption = Annotated[
+    str | None,
+    typer.Option("--conversation", help="Continue this conversation (an id from the API or chat)."),
+]
 
 
-def open_engine(settings: Settings, with_model: bool = False):  # type: ignore[no-untyped-def]
+def open_engine(settings: Settings, with_model: bool = False) -> Engine:
     """Open the engine with a spinner on a terminal. The embedding model loads when something
     is first embedded, or now `with_model`."""
-    from index.engine import Engine
+    from newsdesk.index import Engine
 
     label = "Loading the embedding model and index…" if with_model else "Opening the index…"
     with err.status(label, spinner="dots"):
-        engine = Engine(settings)
+        engine = Engine.open(settings)
         if with_model:
-            engine.embedder.get_query_embedding("warm-up")
+            engine.warm_up()
         return engine
 
 
-def open_store(settings: Settings) -> Store:
-    """Open the index alone, without the engine (nor LlamaIndex), with a spinner on a
-    terminal. A new index records its model's vector size: only then is the model loaded."""
-    from index.store import Store
-
-    def dimension() -> int:
-        from index.embeddings import build_embedder, vector_size
-
-        return vector_size(build_embedder(settings))
+def read_stats(settings: Settings) -> dict[str, Any]:
+    """The index's figures, read without the engine (nor LlamaIndex), with a spinner on a
+    terminal."""
+    from newsdesk.index import read_stats
 
     with err.status("Opening the index…", spinner="dots"):
-        return Store(settings, settings.embed_model, dimension)
+        return read_stats(settings)
 
 
 @contextmanager
@@ -98,19 +96,25 @@ def progress_bar(enabled: bool, label: str = "Embedding") -> Iterator[object]:
 
 @app.command()
 def ingest(
-    paths: Annotated[
-        list[Path],
+    sources: Annotated[
+        list[str],
         typer.Argument(
-            help="Folders, files or .jsonl files of articles. Each is a source the index will "
-            "mirror: new articles are added, changed ones re-embedded, vanished ones removed."
+            help="Folders, files or .jsonl files of articles, or http(s) URLs of RSS/Atom feeds "
+            "and article pages. A folder or file is a source the index mirrors: new articles "
+            "are added, changed ones re-embedded, vanished ones removed. A feed is a window: "
+            "new and changed entries are added, entries that left it are kept.",
+            metavar="SOURCE...",
         ),
     ],
     as_json: JsonFlag = False,
 ) -> None:
-    """Sync article sources into the index, embedding only what changed."""
-    from index.store import writer_lock
+    """Sync article sources (folders, files, feeds, pages) into the index, embedding only what
+    changed."""
+    from newsdesk.index import is_url, writer_lock
 
     settings = Settings()
+    urls = [s for s in sources if is_url(s)]
+    paths = [Path(s) for s in sources if not is_url(s)]
     for path in paths:
         if not path.exists():
             raise NewsdeskError(f"no such file or folder: {path}")
@@ -119,6 +123,8 @@ def ingest(
     engine = open_engine(settings)
     with progress_bar(sys.stderr.isatty() and not as_json) as update:
         report = engine.sync(paths, update)  # type: ignore[arg-type]
+    if urls:
+        report.merge(engine.sync_urls(urls))
     if as_json:
         out.print_json(json.dumps(report.to_dict()))
         return
@@ -141,6 +147,7 @@ def ask(
         int | None, typer.Option("--top-k", min=1, max=20, help="Cite at most this many articles.")
     ] = None,
     as_json: JsonFlag = False,
+    conversation: ConversationOption = None,
 ) -> None:
     """Answer a question from the indexed articles, with numbered citations.
 
@@ -151,12 +158,22 @@ def ask(
     seeded = engine.seed_if_empty()
     if seeded is not None and not as_json:
         err.print(f"[dim]Index was empty: indexed {seeded.added} seed article(s) first.[/]")
+    if conversation:
+        from newsdesk.conversation import print_answer
+        from newsdesk.index import Conversations
+
+        reply = Conversations(engine).ask(question, conversation, top_k=top_k)
+        out.print_json(reply.model_dump_json()) if as_json else print_answer(out, reply)
+        return
     answer = engine.ask(question, top_k=top_k)
     if as_json:
         out.print_json(answer.model_dump_json())
         return
     style = "" if answer.answered else "yellow"
     out.print(answer.answer, style=style, highlight=False)
+    if answer.date_range:
+        first, last = answer.date_range
+        out.print(f"(The sources are from different days: {first} to {last}.)", style="dim")
     for c in answer.citations:
         when = f", {c.published_at[:10]}" if c.published_at else ""
         where = f" — {c.url}" if c.url else ""
@@ -167,7 +184,7 @@ def ask(
 @app.command()
 def stats(as_json: JsonFlag = False) -> None:
     """Show how many articles and chunks are indexed, from which sources, with which model."""
-    info = open_store(Settings()).stats()
+    info = read_stats(Settings())
     if as_json:
         out.print_json(json.dumps(info))
         return
@@ -187,9 +204,9 @@ CURVE = [round(0.05 * i, 2) for i in range(1, 20)]
 @app.command(name="eval")
 def evaluate(
     questions: Annotated[
-        list[Path],
+        list[Path] | None,
         typer.Argument(help="JSON Lines of questions: id, question, article, answers."),
-    ],
+    ] = None,
     unanswerable: Annotated[
         list[Path] | None,
         typer.Option(
@@ -208,6 +225,14 @@ def evaluate(
     details: Annotated[
         bool, typer.Option("--details", help="Also list every question's outcome.")
     ] = False,
+    conversations: Annotated[
+        Path | None,
+        typer.Option(
+            "--conversations",
+            help="JSON Lines of conversations (id, turns): ask each one's turns in order and "
+            "score first turns and follow-ups apart.",
+        ),
+    ] = None,
 ) -> None:
     """Measure answer quality on question sets: hit@1/5, MRR, accuracy, refusals, latency.
 
@@ -215,10 +240,22 @@ def evaluate(
     about first. With unanswerable questions, the refusal / false-refusal curve over the
     answerer's confidence is shown too.
     """
-    from index.evaluate import Evaluator, Report, load_questions, refusal_curve
+    from newsdesk.index import Evaluator, Report, load_questions, refusal_curve
 
     if halves not in HALVES:
         raise NewsdeskError(f"--half must be one of {', '.join(HALVES)}, not {halves!r}")
+    if conversations is not None:
+        from newsdesk.conversation import eval_report
+        from newsdesk.index import Conversations
+
+        engine = open_engine(Settings(), with_model=True)
+        with progress_bar(sys.stderr.isatty() and not as_json, label="Asking") as update:
+            eval_report(
+                Conversations(engine), conversations, HALVES[halves], out, as_json, details, update
+            )
+        return
+    if not questions:
+        raise NewsdeskError("give question files, or --conversations FILE")
     good = [q for path in questions for q in load_questions(path)]
     bad = [q for path in unanswerable or [] for q in load_questions(path)]
     engine = open_engine(Settings(), with_model=True)  # not in the first question's latency
@@ -278,6 +315,18 @@ def evaluate(
 
 
 @app.command()
+def chat(conversation: ConversationOption = None) -> None:
+    """Ask questions in a conversation: follow-ups may refer to earlier answers. Line editing
+    and history; `/new` starts a new conversation; Ctrl-D leaves."""
+    from newsdesk.conversation import chat as run_chat
+    from newsdesk.index import Conversations
+
+    engine = open_engine(Settings(), with_model=True)
+    engine.seed_if_empty()
+    run_chat(Conversations(engine), out, err, conversation)
+
+
+@app.command()
 def serve(
     host: Annotated[
         str | None,
@@ -295,7 +344,7 @@ def serve(
     ] = False,
 ) -> None:
     """Run the HTTP API (docs at /docs). The model and index load once, at start-up."""
-    from api.server import serve as run_server
+    from newsdesk.api.server import serve as run_server
 
     settings = Settings()
     changes = {"api_host": host, "api_port": port, "watch": watch or None}
@@ -314,7 +363,7 @@ def run_bot(
 ) -> None:
     """Run the Discord bot (DISCORD_TOKEN). It asks the API at NEWSDESK_API_URL, or serves
     the API in-process when that is unset."""
-    from bot.main import run
+    from newsdesk.bot.main import run
 
     run(sync=sync)
 
@@ -331,7 +380,8 @@ def main() -> None:
         raise SystemExit(exc.exit_code) from None
     except ValidationError as exc:
         problems = "; ".join(
-            f"NEWSDESK_{'_'.join(str(p) for p in e['loc']).upper()}: {e['msg']}"
+            f"NEWSDESK_{'_'.join(str(p) for p in e['loc']).upper()}: "
+            f"{e['msg'].removeprefix('Value error, ')}"
             for e in exc.errors()
         )
         err.print(f"[red]error:[/] invalid setting: {problems}", highlight=False)

@@ -1,0 +1,100 @@
+"""Fit the follow-up model (index/conversation/followup.json) on the fit half.
+
+Positives: every follow-up turn (2nd, 3rd) of the fit-half conversations, scored against the
+subject its conversation's first answer gives (index.conversation.followup.subject).
+Negatives: questions that stand alone, asked after another conversation: each fit-half
+conversation's first question after the previous conversation's first answer, and the
+fit-half questions of the given standalone sets after a conversation picked in turn. A
+logistic regression over followup.FEATURES (standardised) is fitted; its threshold is the one
+with the best cross-validated accuracy (probabilities of questions the model was not fitted
+on). The check half is only reported.
+
+    python -m bench.fit_followup --index /tmp/nd-bbc-conv \\
+        ../shared/qa/bbc_conversations.jsonl ../shared/qa/bbc_dev.jsonl \\
+        ../shared/qa/bbc_dev_more.jsonl ../shared/qa/bbc_dev_unanswerable.jsonl \\
+        ../shared/qa/bbc_dev_more_unanswerable.jsonl
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import numpy as np
+from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import roc_auc_score
+from sklearn.model_selection import cross_val_predict
+
+from newsdesk.index.config import Settings
+from newsdesk.index.conversation.followup import FEATURES, MODEL_PATH, Resolver, subject
+from newsdesk.index.conversation.store import Turn
+from newsdesk.index.engine import Engine
+from newsdesk.index.evaluate import FIT, half
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--index", type=Path, required=True, help="The ingested data dir.")
+    parser.add_argument("conversations", type=Path)
+    parser.add_argument("standalone", type=Path, nargs="*", help="Sets of standalone questions.")
+    args = parser.parse_args()
+    engine = Engine(Settings(data_dir=args.index, _env_file=None))
+    conversations = [json.loads(line) for line in args.conversations.read_text().splitlines()]
+    firsts = {}
+    for c in conversations:
+        question = c["turns"][0]["question"]
+        firsts[c["id"]] = [Turn.of(question, engine.ask(question))]
+    resolver = Resolver(engine)
+    rows: list[tuple[str, list[float], int]] = []  # (id for the half, features, label)
+
+    def add(item_id: str, question: str, earlier: list[Turn], label: int) -> None:
+        values = resolver.features(question, *subject(earlier))
+        rows.append((item_id, [values[n] for n in FEATURES], label))
+
+    ids = [c["id"] for c in conversations]
+    for i, c in enumerate(conversations):
+        for turn in c["turns"][1:]:
+            add(c["id"], turn["question"], firsts[c["id"]], 1)
+        add(c["id"], c["turns"][0]["question"], firsts[ids[i - 1]], 0)
+    for path in args.standalone:
+        for n, line in enumerate(path.read_text().splitlines()):
+            q = json.loads(line)
+            add(str(q["id"]), q["question"], firsts[ids[n % len(ids)]], 0)
+    fit = [r for r in rows if half(r[0]) == FIT]
+    x = np.array([r[1] for r in fit])
+    y = np.array([r[2] for r in fit])
+    mean, scale = x.mean(axis=0), x.std(axis=0) + 1e-9  # regularise every feature alike
+    x = (x - mean) / scale
+    model = LogisticRegression(C=1.0, max_iter=1000)
+    held_out = cross_val_predict(model, x, y, cv=5, method="predict_proba")[:, 1]
+    thresholds = np.round(np.arange(0.05, 0.96, 0.05), 2)
+    accuracy = [float(((held_out >= t) == y).mean()) for t in thresholds]
+    threshold = float(thresholds[int(np.argmax(accuracy))])
+    model.fit(x, y)
+    print(
+        f"fit: {len(fit)} questions ({int(y.sum())} follow-ups), cross-validated AUC "
+        f"{roc_auc_score(y, held_out):.3f}, accuracy {max(accuracy):.3f} at {threshold}"
+    )
+    weights = model.coef_[0] / scale  # in the features' own units
+    saved = {
+        "weights": dict(zip(FEATURES, map(float, weights), strict=True)),
+        "bias": float(model.intercept_[0] - weights @ mean),
+        "threshold": threshold,
+    }
+    MODEL_PATH.write_text(json.dumps(saved, indent=2) + "\n")
+    resolver = Resolver(engine)  # the model just saved
+    check = [r for r in rows if half(r[0]) != FIT]
+    xc = np.array([r[1] for r in check])
+    yc = np.array([r[2] for r in check])
+    pc = model.predict_proba((xc - mean) / scale)[:, 1]
+    accuracy_check = float(((pc >= resolver.threshold) == yc).mean())
+    print(
+        f"check: {len(check)} questions ({int(yc.sum())} follow-ups), AUC "
+        f"{roc_auc_score(yc, pc):.3f}, accuracy {accuracy_check:.3f}"
+    )
+    print(json.dumps(saved, indent=2))
+
+
+if __name__ == "__main__":
+    main()

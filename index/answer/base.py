@@ -1,0 +1,25 @@
+"""What every answerer offers the engine."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Protocol
+
+from newsdesk.index.answer.models import Answer
+from newsdesk.index.retrieval import ArticleHit
+
+
+class Answerer(Protocol):
+    """Turns retrieved articles into an Answer with numbered, verbatim citations."""
+
+    def assess(
+        self,
+        question: str,
+        hits: list[ArticleHit],
+        texts: dict[str, str],
+        top_k: int,
+        query_vector: Sequence[float] | None = None,
+    ) -> tuple[Answer, float | None]:
+        """The answer from articles `hits` (full `texts` given), citing at most `top_k`, and
+        the confidence (0..1) that they answer the question (None: the answerer cannot tell)."""
+        ...

@@ -1,0 +1,148 @@
+"""Conversations kept where the index lives: a Chroma collection on the index's own client
+(embedded in the data dir, or the Chroma server that API replicas share).
+
+One record per turn, keyed `<conversation id>/<time ns>-<random>`: two replicas appending to
+the same conversation at once both keep their turn, and no turn is ever rewritten.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from newsdesk.index.answer.models import Answer, Citation
+from newsdesk.index.errors import ConversationNotFound
+
+PLACEHOLDER_VECTOR = [1.0]
+"""Turns are looked up by conversation id only; Chroma still wants a vector per record."""
+ID_BYTES = 16
+"""A new conversation id is 128 random bits (22 URL-safe characters)."""
+MAX_ID_CHARS = 64
+
+
+@dataclass
+class Turn:
+    """One question of a conversation and what it was answered."""
+
+    question: str
+    searched: str
+    """The standalone question actually searched (the question itself unless a follow-up)."""
+    answer: str
+    answered: bool
+    citations: list[Citation] = field(default_factory=list)
+    time: float = 0.0
+    """Unix time the turn was stored."""
+
+    @classmethod
+    def of(cls, question: str, answer: Answer) -> Turn:
+        """A turn for `question`, whose answer was searched as `answer.question`."""
+        return cls(question, answer.question, answer.answer, answer.answered, answer.citations)
+
+    def as_answer(self) -> Answer:
+        """The turn's answer, for the question searched."""
+        return Answer(
+            question=self.searched,
+            answer=self.answer,
+            answered=self.answered,
+            citations=self.citations,
+        )
+
+    def to_json(self) -> str:
+        data = asdict(self)
+        data["citations"] = [c.model_dump() for c in self.citations]
+        return json.dumps(data, ensure_ascii=False)
+
+    @classmethod
+    def from_json(cls, text: str) -> Turn:
+        data = json.loads(text)
+        data["citations"] = [Citation(**c) for c in data.get("citations", [])]
+        return cls(**data)
+
+
+def new_id() -> str:
+    """An unguessable conversation id."""
+    return secrets.token_urlsafe(ID_BYTES)
+
+
+def valid_id(conversation_id: str) -> bool:
+    """Whether an id could be one this store made (anything else is simply not found)."""
+    return 0 < len(conversation_id) <= MAX_ID_CHARS and all(
+        c.isascii() and (c.isalnum() or c in "-_") for c in conversation_id
+    )
+
+
+class ConversationStore:
+    """Conversations in the `<collection>-conversations` collection of a Chroma client.
+
+    A conversation expires `ttl_seconds` after its last turn and keeps its `max_turns` latest
+    turns (older ones are dropped as new ones come)."""
+
+    def __init__(self, client: Any, collection: str, ttl_seconds: float, max_turns: int) -> None:
+        self.records = client.get_or_create_collection(
+            f"{collection}-conversations", embedding_function=None
+        )
+        self.ttl_seconds = ttl_seconds
+        self.max_turns = max_turns
+
+    def turns(self, conversation_id: str, now: float | None = None) -> list[Turn]:
+        """The conversation's turns, oldest first; ConversationNotFound if it has none left."""
+        now = time.time() if now is None else now
+        found = self._read(conversation_id)
+        if not found or found[-1][1].time + self.ttl_seconds < now:
+            if found:  # expired: forget it now rather than at the next purge
+                self.records.delete(ids=[record_id for record_id, _ in found])
+            raise ConversationNotFound(
+                f"no conversation {conversation_id!r}: it expired, was deleted or never "
+                "existed; ask without a conversation id to start a new one"
+            )
+        return [turn for _, turn in found]
+
+    def append(self, conversation_id: str, turn: Turn, now: float | None = None) -> None:
+        """Add a turn (stamped `now`), dropping the oldest beyond `max_turns`."""
+        turn.time = time.time() if now is None else now
+        record_id = f"{conversation_id}/{int(turn.time * 1e9):020d}-{secrets.token_hex(4)}"
+        self.records.add(
+            ids=[record_id],
+            metadatas=[
+                {"conversation": conversation_id, "time": turn.time, "turn": turn.to_json()}
+            ],
+            embeddings=[PLACEHOLDER_VECTOR],
+        )
+        found = self._read(conversation_id)
+        if len(found) > self.max_turns:
+            self.records.delete(ids=[record_id for record_id, _ in found[: -self.max_turns]])
+
+    def delete(self, conversation_id: str) -> None:
+        """Forget a conversation; ConversationNotFound if there is none."""
+        self.turns(conversation_id)
+        self.records.delete(where={"conversation": conversation_id})
+
+    def purge(self, now: float | None = None) -> int:
+        """Delete the turns of expired conversations; how many turns went. A conversation
+        with a recent turn keeps its older ones too (its expiry counts from its last turn)."""
+        now = time.time() if now is None else now
+        old = self.records.get(
+            where={"time": {"$lt": now - self.ttl_seconds}}, include=["metadatas"]
+        )
+        stale = {meta["conversation"] for meta in old["metadatas"]}
+        gone = 0
+        for conversation_id in stale:
+            found = self._read(conversation_id)
+            if found and found[-1][1].time + self.ttl_seconds < now:
+                self.records.delete(ids=[record_id for record_id, _ in found])
+                gone += len(found)
+        return gone
+
+    def _read(self, conversation_id: str) -> list[tuple[str, Turn]]:
+        """(record id, turn) of every stored turn, oldest first."""
+        if not valid_id(conversation_id):
+            return []
+        found = self.records.get(where={"conversation": conversation_id}, include=["metadatas"])
+        rows = [
+            (record_id, Turn.from_json(str(meta["turn"])))
+            for record_id, meta in zip(found["ids"], found["metadatas"], strict=True)
+        ]
+        return sorted(rows, key=lambda row: (row[1].time, row[0]))

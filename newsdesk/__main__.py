@@ -1,0 +1,5 @@
+"""`python -m newsdesk` runs the `newsdesk` command."""
+
+from newsdesk.cli import main
+
+main()
