@@ -27,10 +27,11 @@ from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import cross_val_predict
 
 from newsdesk.index.config import Settings
+from newsdesk.index.conversation.evaluate import load_conversations
 from newsdesk.index.conversation.followup import FEATURES, MODEL_PATH, Resolver, subject
 from newsdesk.index.conversation.store import Turn
 from newsdesk.index.engine import Engine
-from newsdesk.index.evaluate import FIT, half
+from newsdesk.index.evaluate import FIT, half, load_questions
 
 
 def main() -> None:
@@ -40,11 +41,11 @@ def main() -> None:
     parser.add_argument("standalone", type=Path, nargs="*", help="Sets of standalone questions.")
     args = parser.parse_args()
     engine = Engine(Settings(data_dir=args.index, _env_file=None))
-    conversations = [json.loads(line) for line in args.conversations.read_text().splitlines()]
+    conversations = load_conversations(args.conversations)
     firsts = {}
     for c in conversations:
-        question = c["turns"][0]["question"]
-        firsts[c["id"]] = [Turn.of(question, engine.ask(question))]
+        question = c.turns[0][0].question
+        firsts[c.id] = [Turn.of(question, engine.ask(question))]
     resolver = Resolver(engine)
     rows: list[tuple[str, list[float], int]] = []  # (id for the half, features, label)
 
@@ -52,15 +53,14 @@ def main() -> None:
         values = resolver.features(question, *subject(earlier))
         rows.append((item_id, [values[n] for n in FEATURES], label))
 
-    ids = [c["id"] for c in conversations]
+    ids = [c.id for c in conversations]
     for i, c in enumerate(conversations):
-        for turn in c["turns"][1:]:
-            add(c["id"], turn["question"], firsts[c["id"]], 1)
-        add(c["id"], c["turns"][0]["question"], firsts[ids[i - 1]], 0)
+        for turn, _ in c.turns[1:]:
+            add(c.id, turn.question, firsts[c.id], 1)
+        add(c.id, c.turns[0][0].question, firsts[ids[i - 1]], 0)
     for path in args.standalone:
-        for n, line in enumerate(path.read_text().splitlines()):
-            q = json.loads(line)
-            add(str(q["id"]), q["question"], firsts[ids[n % len(ids)]], 0)
+        for n, q in enumerate(load_questions(path)):
+            add(q.id, q.question, firsts[ids[n % len(ids)]], 0)
     fit = [r for r in rows if half(r[0]) == FIT]
     x = np.array([r[1] for r in fit])
     y = np.array([r[2] for r in fit])

@@ -6,7 +6,7 @@ import hashlib
 import json
 import statistics
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -124,16 +124,27 @@ def refusal_curve(
     ]
 
 
-def load_questions(path: Path) -> list[Question]:
-    """Questions from a JSON Lines file (keys: id, question, article?, answers?)."""
+def jsonl_rows(path: Path, kind: str) -> Iterator[tuple[int, dict[str, Any]]]:
+    """(line number, object) of each non-blank line of a JSON Lines file of `kind`s."""
     if not path.is_file():
-        raise NewsdeskError(f"no such question file: {path}")
-    questions = []
+        raise NewsdeskError(f"no such {kind} file: {path}")
     for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
         if not line.strip():
             continue
         try:
             row = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise NewsdeskError(f"{path}:{number} is not JSON ({exc})") from exc
+        if not isinstance(row, dict):
+            raise NewsdeskError(f"{path}:{number} is not a {kind} object")
+        yield number, row
+
+
+def load_questions(path: Path) -> list[Question]:
+    """Questions from a JSON Lines file (keys: id, question, article?, answers?)."""
+    questions = []
+    for number, row in jsonl_rows(path, "question"):
+        try:
             questions.append(
                 Question(
                     id=str(row.get("id", number)),
@@ -142,7 +153,7 @@ def load_questions(path: Path) -> list[Question]:
                     answers=list(row.get("answers") or []),
                 )
             )
-        except (json.JSONDecodeError, KeyError, TypeError) as exc:
+        except (KeyError, TypeError) as exc:
             raise NewsdeskError(f"{path}:{number} is not a question object ({exc})") from exc
     return questions
 

@@ -23,6 +23,7 @@ from rich.progress import (
 from rich.table import Table
 
 from newsdesk.index import NewsdeskError, Settings
+from newsdesk.output import print_answer
 
 if TYPE_CHECKING:
     from newsdesk.index import Engine
@@ -159,26 +160,18 @@ def ask(
     if seeded is not None and not as_json:
         err.print(f"[dim]Index was empty: indexed {seeded.added} seed article(s) first.[/]")
     if conversation:
-        from newsdesk.conversation import print_answer
         from newsdesk.index import Conversations
 
         reply = Conversations(engine).ask(question, conversation, top_k=top_k)
-        out.print_json(reply.model_dump_json()) if as_json else print_answer(out, reply)
+        out.print_json(reply.model_dump_json()) if as_json else print_answer(
+            out, reply, reply.searched
+        )
         return
     answer = engine.ask(question, top_k=top_k)
     if as_json:
         out.print_json(answer.model_dump_json())
         return
-    style = "" if answer.answered else "yellow"
-    out.print(answer.answer, style=style, highlight=False)
-    if answer.date_range:
-        first, last = answer.date_range
-        out.print(f"(The sources are from different days: {first} to {last}.)", style="dim")
-    for c in answer.citations:
-        when = f", {c.published_at[:10]}" if c.published_at else ""
-        where = f" — {c.url}" if c.url else ""
-        out.print(f"\n[bold][{c.n}][/] {c.title} ({c.article_id}{when}){where}", highlight=False)
-        out.print(f"    “{c.quote}”", style="dim", highlight=False)
+    print_answer(out, answer)
 
 
 @app.command()

@@ -12,24 +12,13 @@ from rich.console import Console
 from rich.table import Table
 
 from newsdesk.index import ConversationNotFound, NewsdeskError
+from newsdesk.output import print_answer
 
 if TYPE_CHECKING:
-    from newsdesk.index import ConversationAnswer, Conversations, Report
+    from newsdesk.index import Conversations, Report
 
 HISTORY = Path("~/.newsdesk_history").expanduser()
 PARTS = ("first turns", "follow-ups")
-
-
-def print_answer(out: Console, answer: ConversationAnswer) -> None:
-    """An answer as `newsdesk ask` prints it, with the question searched when it differs."""
-    if answer.searched != answer.question:
-        out.print(f"[dim](searched: {answer.searched})[/]", highlight=False)
-    out.print(answer.answer, style="" if answer.answered else "yellow", highlight=False)
-    for c in answer.citations:
-        when = f", {c.published_at[:10]}" if c.published_at else ""
-        where = f" — {c.url}" if c.url else ""
-        out.print(f"\n[bold][{c.n}][/] {c.title} ({c.article_id}{when}){where}", highlight=False)
-        out.print(f"    “{c.quote}”", style="dim", highlight=False)
 
 
 def line_editing() -> None:
@@ -77,7 +66,7 @@ def chat(
             err.print(f"[red]error:[/] {exc}", highlight=False)
             continue
         conversation_id = answer.conversation_id
-        print_answer(out, answer)
+        print_answer(out, answer, answer.searched)
         out.print()
     if conversation_id:
         err.print(

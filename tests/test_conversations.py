@@ -82,6 +82,27 @@ def test_a_conversation_keeps_its_latest_turns(store: ConversationStore) -> None
     assert [t.question for t in store.turns(cid, now=5.0)] == [f"question {i}" for i in (2, 3, 4)]
 
 
+def test_a_conversation_read_with_its_count_of_turns_is_still_bounded(
+    store: ConversationStore,
+) -> None:
+    cid = new_id()
+    for i in range(5):  # as Conversations.ask appends: with the count it read before
+        store.append(cid, turn(f"question {i}"), now=float(i), earlier=min(i, store.max_turns))
+    assert [t.question for t in store.turns(cid, now=5.0)] == [f"question {i}" for i in (2, 3, 4)]
+
+
+def test_expired_conversations_are_purged_once_an_hour_not_at_every_ask(
+    store: ConversationStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    purges: list[float | None] = []
+    monkeypatch.setattr(store, "purge", lambda now=None: purges.append(now) or 0)
+    clock = iter([1000.0, 1001.0, 1000.0 + 3599.0, 1000.0 + 3600.0])
+    monkeypatch.setattr("newsdesk.index.conversation.store.time.time", lambda: next(clock))
+    for _ in range(4):
+        store.purge_now_and_then()
+    assert purges == [1000.0, 4600.0]
+
+
 def test_unknown_and_malformed_ids_are_not_found_and_delete_is_exact(
     store: ConversationStore,
 ) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -11,7 +10,7 @@ from pathlib import Path
 from newsdesk.index.conversation.service import Conversations
 from newsdesk.index.conversation.store import Turn
 from newsdesk.index.errors import NewsdeskError
-from newsdesk.index.evaluate import Evaluator, Outcome, Question
+from newsdesk.index.evaluate import Evaluator, Outcome, Question, jsonl_rows
 
 
 @dataclass
@@ -33,14 +32,9 @@ class TurnOutcome:
 
 def load_conversations(path: Path) -> list[Conversation]:
     """Conversations from JSON Lines (id, turns: question, article, answers, unanswerable?)."""
-    if not path.is_file():
-        raise NewsdeskError(f"no such conversation file: {path}")
     found = []
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
-        if not line.strip():
-            continue
+    for number, row in jsonl_rows(path, "conversation"):
         try:
-            row = json.loads(line)
             cid = str(row["id"])
             turns = [
                 (
@@ -49,7 +43,7 @@ def load_conversations(path: Path) -> list[Conversation]:
                 )
                 for i, t in enumerate(row["turns"], start=1)
             ]
-        except (json.JSONDecodeError, KeyError, TypeError) as exc:
+        except (KeyError, TypeError) as exc:
             raise NewsdeskError(f"{path}:{number} is not a conversation object ({exc})") from exc
         found.append(Conversation(cid, turns))
     return found

@@ -59,8 +59,8 @@ class Conversations:
             answer = self.engine.ask(question, top_k, filters)
         if conversation_id is None:
             conversation_id = new_id()
-            self.store.purge()  # now and then, as conversations start: forget expired ones
-        self.store.append(conversation_id, Turn.of(question, answer))
+            self.store.purge_now_and_then()
+        self.store.append(conversation_id, Turn.of(question, answer), earlier=len(earlier))
         return ConversationAnswer(
             **answer.model_dump(exclude={"question"}),
             question=question,

@@ -21,6 +21,8 @@ PLACEHOLDER_VECTOR = [1.0]
 ID_BYTES = 16
 """A new conversation id is 128 random bits (22 URL-safe characters)."""
 MAX_ID_CHARS = 64
+PURGE_EVERY = 3600.0
+"""Seconds between two purges of expired conversations by one process."""
 
 
 @dataclass
@@ -86,6 +88,7 @@ class ConversationStore:
         )
         self.ttl_seconds = ttl_seconds
         self.max_turns = max_turns
+        self.purged_at: float | None = None
 
     def turns(self, conversation_id: str, now: float | None = None) -> list[Turn]:
         """The conversation's turns, oldest first; ConversationNotFound if it has none left."""
@@ -100,8 +103,11 @@ class ConversationStore:
             )
         return [turn for _, turn in found]
 
-    def append(self, conversation_id: str, turn: Turn, now: float | None = None) -> None:
-        """Add a turn (stamped `now`), dropping the oldest beyond `max_turns`."""
+    def append(
+        self, conversation_id: str, turn: Turn, now: float | None = None, earlier: int | None = None
+    ) -> None:
+        """Add a turn (stamped `now`), dropping the oldest beyond `max_turns`; `earlier`, the
+        number of turns the conversation had when read, spares a read when it is small."""
         turn.time = time.time() if now is None else now
         record_id = f"{conversation_id}/{int(turn.time * 1e9):020d}-{secrets.token_hex(4)}"
         self.records.add(
@@ -111,6 +117,8 @@ class ConversationStore:
             ],
             embeddings=[PLACEHOLDER_VECTOR],
         )
+        if earlier is not None and earlier < self.max_turns:
+            return
         found = self._read(conversation_id)
         if len(found) > self.max_turns:
             self.records.delete(ids=[record_id for record_id, _ in found[: -self.max_turns]])
@@ -119,6 +127,13 @@ class ConversationStore:
         """Forget a conversation; ConversationNotFound if there is none."""
         self.turns(conversation_id)
         self.records.delete(where={"conversation": conversation_id})
+
+    def purge_now_and_then(self) -> None:
+        """Purge at a process's first new conversation and then every PURGE_EVERY seconds."""
+        now = time.time()
+        if self.purged_at is None or now - self.purged_at >= PURGE_EVERY:
+            self.purged_at = now
+            self.purge(now)
 
     def purge(self, now: float | None = None) -> int:
         """Delete the turns of expired conversations; how many turns went. A conversation
