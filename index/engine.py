@@ -209,6 +209,13 @@ class Engine:
         result = self.as_query_engine(top_k, filters).query(question)
         return answer_of(result), (result.metadata or {}).get("confidence")
 
+    def ask_stream(
+        self, question: str, top_k: int | None = None, filters: Filters | None = None
+    ) -> Iterator[str | Answer]:
+        """`ask` as it happens: the model's draft text as it is written (LLM mode; unverified),
+        then the Answer."""
+        return self.as_query_engine(top_k, filters).stream(checked(question))
+
     def as_query_engine(
         self, top_k: int | None = None, filters: Filters | None = None
     ) -> NewsdeskQueryEngine:

@@ -8,7 +8,7 @@ carries Newsdesk's `Answer` ("answer") and the answerer's confidence ("confidenc
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 
 from llama_index.core.base.base_query_engine import BaseQueryEngine
 from llama_index.core.base.response.schema import Response
@@ -62,19 +62,44 @@ class NewsdeskQueryEngine(BaseQueryEngine):
     ) -> Response:
         """The answerer's answer from the retrieved chunks' articles, as a Response."""
         question = query_bundle.query_str
-        hits = articles_of(nodes)
-        if not hits:
+        sources = self.sources(question, nodes)
+        if sources is None:
             return response(Answer(question=question, answer=NOT_FOUND, answered=False), [], 0.0)
-        texts = self.texts([h.article_id for h in hits])
-        asked = question
-        if self.time is not None:
-            hits, when = self.time.apply(question, hits, texts)
-            asked = when.without_words(question)  # a period the articles' dates answer
+        hits, texts, asked = sources
         answer, confidence = self.answerer.assess(
             asked, hits, texts, self.top_k, query_bundle.embedding
         )
         answer.question = question
         return response(answer, hits, confidence)
+
+    def stream(self, question: str) -> Iterator[str | Answer]:
+        """`query` as it happens: the answerer's draft text as it is written (LLM mode), then
+        the Answer."""
+        bundle = QueryBundle(question)
+        sources = self.sources(question, self.retrieve(bundle))
+        if sources is None:
+            yield Answer(question=question, answer=NOT_FOUND, answered=False)
+            return
+        hits, texts, asked = sources
+        for piece in self.answerer.stream(asked, hits, texts, self.top_k, bundle.embedding):
+            if isinstance(piece, Answer):
+                piece.question = question
+            yield piece
+
+    def sources(
+        self, question: str, nodes: list[NodeWithScore]
+    ) -> tuple[list[ArticleHit], dict[str, str], str] | None:
+        """The retrieved chunks' articles (ordered by what the question says about time),
+        their texts, and the question as the answerer reads it; None when nothing was found."""
+        hits = articles_of(nodes)
+        if not hits:
+            return None
+        texts = self.texts([h.article_id for h in hits])
+        asked = question
+        if self.time is not None:
+            hits, when = self.time.apply(question, hits, texts)
+            asked = when.without_words(question)  # a period the articles' dates answer
+        return hits, texts, asked
 
     def _query(self, query_bundle: QueryBundle) -> Response:
         return self.synthesize(query_bundle, self.retrieve(query_bundle))

@@ -94,6 +94,9 @@ class StandIn:
     requests: list[dict[str, Any]] = field(default_factory=list)
     reply: Callable[[Prompt], str] = default_reply
     fail: bool = False
+    hold: threading.Event | None = None
+    """When set, a streamed reply stops after its first piece until this event is set."""
+    held_too_long: bool = False
 
     @property
     def openai_url(self) -> str:
@@ -155,7 +158,9 @@ def create_stand_in(state: StandIn) -> FastAPI:
 
         def events() -> Iterator[str]:
             yield chunk({"role": "assistant", "content": ""})
-            for piece in pieces(reply):
+            for n, piece in enumerate(pieces(reply)):
+                if n == 1 and state.hold is not None:
+                    state.held_too_long = not state.hold.wait(timeout=20)
                 yield chunk({"content": piece})
             yield chunk({}, "stop")
             yield "data: [DONE]\n\n"

@@ -180,6 +180,7 @@ def test_unexpected_error_is_500_with_request_id_and_no_traceback(
         raise RuntimeError("secret internal detail")
 
     monkeypatch.setattr(engine, "ask", broken)
+    monkeypatch.setattr(engine, "ask_stream", broken)
     with caplog.at_level(logging.ERROR, logger="newsdesk.api"):
         response = client.post("/ask", json={"question": BRIDGE})
     assert response.status_code == 500
@@ -212,6 +213,7 @@ def test_unreachable_store_is_503_with_retry_after(
         raise failure
 
     monkeypatch.setattr(engine, "ask", unreachable)
+    monkeypatch.setattr(engine, "ask_stream", unreachable)
     response = client.post("/ask", json={"question": BRIDGE})
     assert response.status_code == 503
     assert int(response.headers["retry-after"]) > 0

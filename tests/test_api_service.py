@@ -9,6 +9,7 @@ import logging
 import os
 import subprocess
 import threading
+from collections.abc import Iterator
 from contextlib import ExitStack
 from pathlib import Path
 
@@ -194,17 +195,16 @@ def test_a_client_that_disconnects_stops_the_stream(
         registry = runtime.metrics.registry
         answered = {"outcome": "answered"}
         entered, gate, left = threading.Event(), threading.Event(), threading.Event()
-        original = runtime.engine.ask
+        original = runtime.engine.ask_stream
 
-        def slow_ask(*args: object, **kwargs: object) -> Answer:
+        def slow_ask(*args: object, **kwargs: object) -> Iterator[str | Answer]:
             entered.set()
             gate.wait(60)
-            try:
-                return original(*args, **kwargs)  # type: ignore[no-any-return]
-            finally:
-                left.set()
+            pieces = list(original(*args, **kwargs))  # type: ignore[arg-type]
+            left.set()
+            yield from pieces
 
-        monkeypatch.setattr(runtime.engine, "ask", slow_ask)
+        monkeypatch.setattr(runtime.engine, "ask_stream", slow_ask)
         with httpx.stream("POST", f"{url}/ask/stream", json={"question": BRIDGE}) as response:
             assert response.status_code == 200
             wait_for(entered.is_set, "the answer to be under way")

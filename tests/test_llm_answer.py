@@ -7,10 +7,12 @@ from __future__ import annotations
 import json
 import re
 import sys
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from fastapi.testclient import TestClient
 from pydantic import ValidationError
@@ -23,6 +25,7 @@ from newsdesk.index.config import Settings
 from newsdesk.index.engine import Engine
 from newsdesk.index.errors import ConfigError, LLMUnavailable
 from newsdesk.index.retrieval import ArticleHit, ChunkHit
+from tests.api_support import live_app
 from tests.llm_server import (
     Prompt,
     StandIn,
@@ -231,6 +234,8 @@ def stand_in(stand_in_server: StandIn) -> StandIn:
     """The shared stand-in, reset: default replies, no failure, no recorded requests."""
     stand_in_server.reply = default_reply
     stand_in_server.fail = False
+    stand_in_server.hold = None
+    stand_in_server.held_too_long = False
     stand_in_server.requests.clear()
     return stand_in_server
 
@@ -396,6 +401,46 @@ def test_streaming_yields_the_model_tokens_then_the_verified_answer(
     assert "[9]" not in final.answer
 
 
+def read_events(lines: Iterator[str]) -> Iterator[tuple[str, dict[str, Any]]]:
+    """(event, data) of Server-Sent Events as their lines arrive."""
+    event, data = "", ""
+    for line in lines:
+        if line.startswith("event: "):
+            event = line.removeprefix("event: ")
+        elif line.startswith("data: "):
+            data = line.removeprefix("data: ")
+        elif not line and event:
+            yield event, json.loads(data)
+            event, data = "", ""
+
+
+def test_ask_stream_sends_the_model_words_as_it_writes_them(
+    llm_settings: Settings, stand_in: StandIn, corpus: Path
+) -> None:
+    """Real streaming over real HTTP: the model's first words reach the client while the
+    model is still writing (the stand-in holds the rest of its reply until they have)."""
+    writer = Engine(llm_settings)
+    writer.sync([corpus])
+    writer.close()
+    stand_in.reply = lambda p: f"{best_sentence(p)} [1] It cost nothing [9]."
+    stand_in.hold = threading.Event()
+    events: list[tuple[str, dict[str, Any]]] = []
+    with live_app(llm_settings) as (url, _):
+        body = {"question": BRIDGE_Q}
+        with httpx.stream("POST", f"{url}/ask/stream", json=body, timeout=60) as streamed:
+            for event, data in read_events(streamed.iter_lines()):
+                events.append((event, data))
+                stand_in.hold.set()  # the first event has arrived: let the model go on
+    assert events[0][0] == "draft" and not stand_in.held_too_long
+    kinds = [event for event, _ in events]
+    assert kinds.index("citation") > max(i for i, k in enumerate(kinds) if k == "draft")
+    draft = "".join(d["text"] for e, d in events if e == "draft")
+    answer = "".join(d["text"] for e, d in events if e == "answer")
+    assert draft.endswith("It cost nothing [9].")  # the model's words, unverified
+    assert "84 million pounds" in answer and "[9]" not in answer  # verified
+    assert events[-1][0] == "done" and events[-1][1]["answered"] is True
+
+
 def test_ollama_provider_goes_through_the_ollama_client(
     engine: Engine, stand_in: StandIn, llm_settings: Settings
 ) -> None:
@@ -448,6 +493,9 @@ def test_post_ask_in_llm_mode_end_to_end(
         for block in text.strip().split("\n\n")
         if block.startswith("event: ")
     ]
+    drafts = [d["text"] for e, d in events if e == "draft"]
+    assert "".join(drafts) == body["answer"]  # the model's words first (verified unchanged)
+    events = events[len(drafts) :]
     assert events[0][0] == "citation" and events[-1][0] == "done"
     assert events[-1][1]["answered"] is True and events[-1][1]["searched"] == BRIDGE_Q
     assert "".join(d["text"] for e, d in events if e == "answer") == body["answer"]

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import AsyncIterator
-from functools import partial
 from typing import Annotated
 
 import anyio
@@ -72,17 +71,24 @@ async def ask_stream(
 ) -> AsyncIterator[ServerSentEvent]:
     """The same answer as Server-Sent Events.
 
-    Events: one `citation` per cited article (a Citation object), then `answer` events whose
-    `text` pieces join into the answer, then `done` (`{"answered": bool, "conversation_id":
-    str, "searched": str}`). An unknown conversation is a 404 before the
-    stream starts; a failure after it has started is an `error` event (an ErrorBody). A client
-    that disconnects stops the stream: nothing more is sent or computed (an answer already
-    under way in its worker thread runs to its end and is dropped).
+    Events: in LLM mode, `draft` events first, whose `text` pieces are the model's words as it
+    writes them (unverified: show them as provisional; the extractive answerer, which copies
+    whole sentences, sends none); then one `citation` per cited article (a Citation object),
+    then `answer` events whose `text` pieces join into the verified answer, then `done`
+    (`{"answered": bool, "conversation_id": str, "searched": str}`). An unknown conversation
+    is a 404 before the stream starts; a failure after it has started is an `error` event (an
+    ErrorBody). A client that disconnects stops the stream: nothing more is sent or counted
+    (a piece already under way in its worker thread runs to its end).
     """
+    pieces = service.ask_stream(runtime, body)
+    answer: ConversationAnswer | None = None
     try:
-        answer = await anyio.to_thread.run_sync(
-            partial(service.ask, runtime, body), abandon_on_cancel=True
-        )
+        while answer is None:
+            piece = await anyio.to_thread.run_sync(next, pieces, abandon_on_cancel=True)
+            if isinstance(piece, str):
+                yield ServerSentEvent(event="draft", data={"text": piece})
+            else:
+                answer = piece
     except Exception as exc:
         failed = service.failure(exc, request_id(request))
         yield ServerSentEvent(

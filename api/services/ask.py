@@ -4,6 +4,7 @@ limit, readiness), the answer within a conversation, and the mapping of failures
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import httpx
@@ -61,6 +62,17 @@ def ask(runtime: Runtime, body: AskRequest) -> ConversationAnswer:
     """Answer an admitted question within its conversation (a new one without an id); the
     caller counts it (`delivered`) once the answer is on its way to the client."""
     return conversations(runtime).ask(
+        body.question,
+        body.conversation_id,
+        top_k=body.top_k,
+        filters=body.filters.to_engine() if body.filters else None,
+    )
+
+
+def ask_stream(runtime: Runtime, body: AskRequest) -> Iterator[str | ConversationAnswer]:
+    """`ask` as it happens: the model's draft text as it is written (LLM mode), then the
+    answer (stored once the generator gets that far)."""
+    return conversations(runtime).ask_stream(
         body.question,
         body.conversation_id,
         top_k=body.top_k,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Protocol
 
 from newsdesk.index.answer.models import Answer
@@ -22,4 +22,16 @@ class Answerer(Protocol):
     ) -> tuple[Answer, float | None]:
         """The answer from articles `hits` (full `texts` given), citing at most `top_k`, and
         the confidence (0..1) that they answer the question (None: the answerer cannot tell)."""
+        ...
+
+    def stream(
+        self,
+        question: str,
+        hits: list[ArticleHit],
+        texts: dict[str, str],
+        top_k: int,
+        query_vector: Sequence[float] | None = None,
+    ) -> Iterator[str | Answer]:
+        """Draft text as it is written (unverified; an answerer that copies sentences writes
+        none), then the Answer, which is the one to keep."""
         ...

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -202,6 +202,17 @@ class ExtractiveAnswerer:
     ) -> Answer:
         """The answer to `question` from retrieved articles `hits` whose full `texts` are given."""
         return self.assess(question, hits, texts, top_k, query_vector)[0]
+
+    def stream(
+        self,
+        question: str,
+        hits: list[ArticleHit],
+        texts: dict[str, str],
+        top_k: int,
+        query_vector: Sequence[float] | None = None,
+    ) -> Iterator[Answer]:
+        """The answer alone: copied sentences have no draft to show before it."""
+        yield self.answer(question, hits, texts, top_k, query_vector)
 
     def assess(
         self,

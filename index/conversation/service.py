@@ -3,13 +3,15 @@ standalone question, and store the turn. The API, the web page, the CLI and `eva
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 from pydantic import Field
 
 from newsdesk.index.answer.models import NOT_FOUND, Answer
 from newsdesk.index.conversation.followup import Resolution, Resolver
 from newsdesk.index.conversation.store import ConversationStore, Turn, new_id
 from newsdesk.index.engine import Engine, checked
-from newsdesk.index.retrieval import Filters
+from newsdesk.index.retrieval import ArticleHit, Filters
 
 DAY = 86_400.0
 
@@ -57,6 +59,38 @@ class Conversations:
             answer, _ = self.assess(question, earlier, top_k, filters)
         else:  # a first turn is any question asked alone
             answer = self.engine.ask(question, top_k, filters)
+        return self.keep(question, answer, conversation_id, earlier)
+
+    def ask_stream(
+        self,
+        question: str,
+        conversation_id: str | None = None,
+        top_k: int | None = None,
+        filters: Filters | None = None,
+    ) -> Iterator[str | ConversationAnswer]:
+        """`ask` as it happens: the model's draft text as it is written (LLM mode; unverified),
+        then the ConversationAnswer, stored as `ask` stores it."""
+        question = checked(question)
+        earlier = self.store.turns(conversation_id) if conversation_id else []
+        if earlier:
+            resolution = self.resolver.resolve(question, earlier)
+            found = self.sources(resolution, top_k or self.engine.settings.top_k, filters)
+            if found is None:
+                pieces: Iterator[str | Answer] = iter([not_found(resolution.searched)])
+            else:
+                pieces = self.engine.answerer.stream(resolution.searched, *found)
+        else:  # a first turn is any question asked alone
+            pieces = self.engine.ask_stream(question, top_k, filters)
+        for piece in pieces:
+            if isinstance(piece, str):
+                yield piece
+            else:
+                yield self.keep(question, piece, conversation_id, earlier)
+
+    def keep(
+        self, question: str, answer: Answer, conversation_id: str | None, earlier: list[Turn]
+    ) -> ConversationAnswer:
+        """Store the turn (in a new conversation when no id is given); the answer as asked."""
         if conversation_id is None:
             conversation_id = new_id()
             self.store.purge_now_and_then()
@@ -81,18 +115,26 @@ class Conversations:
         if not earlier:
             return self.engine.assess(question, top_k, filters)
         resolution = self.resolver.resolve(question, earlier)
-        return self.answer(resolution, top_k or self.engine.settings.top_k, filters)
+        found = self.sources(resolution, top_k or self.engine.settings.top_k, filters)
+        if found is None:
+            return not_found(resolution.searched), 0.0
+        return self.engine.answerer.assess(resolution.searched, *found)
 
-    def answer(
+    def sources(
         self, resolution: Resolution, top_k: int, filters: Filters | None
-    ) -> tuple[Answer, float | None]:
-        """Retrieve for the standalone question, favouring the articles it carries over,
-        and answer it as `Engine.assess` does."""
+    ) -> tuple[list[ArticleHit], dict[str, str], int, list[float]] | None:
+        """What the answerer reads for a resolved question: the articles retrieved for it,
+        favouring those it carries over, their texts, `top_k` and the embedding of the
+        question searched; None when nothing was found."""
         engine = self.engine
         hits, texts, embedding = engine.retrieve(resolution.query, top_k, filters)
         if not hits:
-            return Answer(question=resolution.searched, answer=NOT_FOUND, answered=False), 0.0
-        hits = resolution.rerank(hits)
+            return None
         if resolution.query != resolution.searched:
             embedding = engine.embed_query(resolution.searched)
-        return engine.answerer.assess(resolution.searched, hits, texts, top_k, embedding)
+        return resolution.rerank(hits), texts, top_k, embedding
+
+
+def not_found(question: str) -> Answer:
+    """The refusal when retrieval finds nothing."""
+    return Answer(question=question, answer=NOT_FOUND, answered=False)

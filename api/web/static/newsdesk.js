@@ -319,6 +319,7 @@
     const numbers = new Set();
     const days = new Set();
     let text = "";
+    let draft = "";
     let finished = false;
     let pieces = 0;
     const feed = sseParser((type, raw) => {
@@ -329,7 +330,16 @@
       } catch (err) {
         return;
       }
-      if (type === "citation") {
+      if (type === "draft") {
+        // The model's words as it writes them (LLM mode): shown as provisional until the
+        // verified answer replaces them.
+        if (draft === "") {
+          setState("drafting");
+          say("Writing the answer; it is checked against the articles when done…");
+        }
+        draft += data.text || "";
+        answerBox.replaceChildren(el("p", "draft", draft));
+      } else if (type === "citation") {
         numbers.add(data.n);
         if (data.published_at) days.add(data.published_at.slice(0, 10));
         sourcesList.append(sourceItem(data));
@@ -337,6 +347,7 @@
       } else if (type === "answer") {
         if (pieces === 0) {
           setState("streaming");
+          answerBox.replaceChildren();
           say("");
         }
         pieces += 1;
