@@ -159,3 +159,20 @@ def test_chat_follows_up_and_ask_continues_its_conversation(tmp_path: Path) -> N
     assert json.loads(asked.stdout)["conversation_id"] == cid
     gone = run(["ask", "When?", "--conversation", "nosuchconversation"], data)
     assert gone.returncode == 1 and "ask without a conversation id" in gone.stderr
+
+
+def test_help_paragraphs_flow_to_the_terminal_width() -> None:
+    """Every command has a --help whose docstring paragraphs are reflowed, not broken where the
+    source wraps (typer keeps single line breaks unless told to read Markdown)."""
+    from typer.testing import CliRunner
+
+    from newsdesk.cli import app
+
+    runner = CliRunner()
+    commands = [c.name or c.callback.__name__ for c in app.registered_commands]  # type: ignore[union-attr]
+    assert {"ingest", "ask", "stats", "eval", "chat", "serve", "bot"} <= set(commands)
+    for command in commands:
+        shown = runner.invoke(app, [command, "--help"], env={"COLUMNS": "200"})
+        assert shown.exit_code == 0 and "Usage:" in shown.output, command
+    shown = runner.invoke(app, ["eval", "--help"], env={"COLUMNS": "200"}).output
+    assert "Ingest the corpus the questions are about first." in shown
