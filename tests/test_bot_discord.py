@@ -29,7 +29,7 @@ from newsdesk.api.app import create_app
 from newsdesk.bot import commands, render
 from newsdesk.bot.api_client import UNREACHABLE, ApiClient
 from newsdesk.bot.client import APOLOGY, HOW_TO_ASK, NOT_SERVED, NewsdeskBot
-from newsdesk.bot.views import ANSWER_GONE, THREAD_FAILED, TOO_OLD
+from newsdesk.bot.views import ALREADY_RATED, ANSWER_GONE, THREAD_FAILED, TOO_OLD
 from newsdesk.index.answer.models import NOT_FOUND
 from newsdesk.index.config import Settings
 from newsdesk.index.embeddings import TEST_MODEL
@@ -57,6 +57,8 @@ pytestmark = pytest.mark.anyio
 
 BRIDGE = "How much will the new harbour bridge cost?"
 EPHEMERAL = 64
+SERVICE = "service-token-for-the-bot-tests"
+"""The API's service token, which the bot sends to name the Discord user it acts for."""
 
 
 @pytest.fixture
@@ -102,11 +104,12 @@ async def running_bot(
     an earlier bot, as after a restart). On exit, checks that every message it sent or
     edited allowed no mentions."""
     timeline: list[str] = []
+    settings = {"service_token": SERVICE, **settings}
     app = app or create_app(api_settings(engine.settings, **settings), engine=engine)
     backend = RecordingTransport(transport or httpx.ASGITransport(app=app), timeline)
     http = httpx.AsyncClient(transport=backend, base_url="http://newsdesk")
     bot = NewsdeskBot(
-        ApiClient(http, admin_token=TOKEN, backoff=0),
+        ApiClient(http, admin_token=TOKEN, service_token=SERVICE, backoff=0),
         guild_id=GUILD_ID,
         cooldown_seconds=cooldown,
         poll_seconds=0.05,
@@ -454,6 +457,28 @@ async def test_follow_up_and_ratings_work_after_a_restart(
     assert "84 million" in "".join(e["description"] for e in h.discord.original(sources)["embeds"])
 
 
+async def test_a_rating_given_before_a_restart_is_not_given_again(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The bot forgets who rated what when it restarts; the API does not."""
+    async with running_bot(engine, monkeypatch) as before:
+        ask = before.discord.slash("ask", question=BRIDGE)
+        await before.discord.run(ask)
+        answer = before.discord.original(ask)
+        await before.discord.run(before.discord.click(answer, button(answer, "up")))
+        rated = len(ratings(before))
+    async with running_bot(engine, monkeypatch, app=before.app) as h:
+        await h.discord.run(h.discord.click(answer, button(answer, "down")))
+        await h.discord.run(h.discord.click(answer, button(answer, "up"), author=BOB))
+        assert len(ratings(h)) == rated + 1  # bob's
+    again, bobs = (s.payload["content"] for s in h.discord.requests("PATCH", "/messages/@original"))
+    assert again == ALREADY_RATED
+    assert bobs.startswith("Thanks! Your 👍 is recorded")
+    newest, alices = ratings(h)[:2]
+    assert (newest.rating, alices.rating) == ("up", "up")
+    assert (alices.conversation_id, alices.turn) == (conversation_of(answer), 0)
+
+
 # ----------------------------------------------------------------- mentions and threads
 
 
@@ -549,8 +574,8 @@ async def test_a_reply_to_an_answer_continues_its_conversation(
         followed = h.discord.messages[max(h.discord.messages)]
         await h.discord.says(opening, reply_to=followed)
         await h.discord.says("Nice one", reply_to=mention, author=BOB)  # a reply to a person
-    conversation = conversation_of(answer)
     assert h.asked == [BRIDGE, opening, BRIDGE, opening]
+    conversation = conversation_of(answer)
     assert h.conversations[:2] == [None, conversation]
     assert h.conversations[2] is None and h.conversations[3] == conversation_of(reply)
     answered = h.discord.requests("POST", f"/channels/{CHANNEL_ID}/messages")[0].payload
@@ -598,9 +623,9 @@ async def test_follow_up_on_an_answer_whose_thread_was_archived_points_to_it(
         pointed = h.discord.original(again)
         with_thread = {**answer, "thread": h.discord.threads[thread]}  # Discord may name it
         await h.discord.run(h.discord.click(with_thread, button(answer, "thread")))
+    assert pointed["content"] == f"Follow-ups to this answer go in <#{thread}>."
     assert len(h.discord.requests("POST", "/threads")) == 2  # the second one refused
     assert len(h.discord.requests("GET", f"/channels/{thread}")) == 1
-    assert pointed["content"] == f"Follow-ups to this answer go in <#{thread}>."
     shown = callbacks(h)[-1]
     assert shown["data"]["content"] == pointed["content"]
     assert shown["data"]["flags"] == EPHEMERAL
