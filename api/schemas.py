@@ -390,3 +390,6 @@ class ConversationOut(BaseModel):
 
     id: str
     turns: list[TurnOut]
+    max_turns: int = Field(
+        description="Turns a conversation keeps: beyond, each new turn drops the oldest."
+    )

@@ -92,6 +92,8 @@ class Conversation(BaseModel):
 
     id: str
     turns: list[ConversationTurn]
+    max_turns: int | None = None
+    """Turns the API keeps (None: an API that does not say)."""
 
 
 class GuildSettings(BaseModel):

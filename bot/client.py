@@ -38,6 +38,10 @@ THREADS_KNOWN = 5000
 """Threads whose conversation (or none) the bot keeps at hand, to read no starter twice."""
 HOW_TO_ASK = "Ask me a question in words, e.g. “@Newsdesk What did the council approve?”"
 TOO_LONG = f"Please keep questions under {MAX_QUESTION_CHARS:,} characters."
+FULL = (
+    "This conversation has reached its {turns} questions, as many as Newsdesk keeps: start a "
+    "new one by mentioning me in the channel or with /ask."
+)
 PEOPLES_MESSAGES = (discord.MessageType.default, discord.MessageType.reply)
 """The message types someone typed; every other type is Discord's (system messages)."""
 NOT_SERVED = "Newsdesk doesn't answer here: its operator hasn't enabled it."
@@ -179,6 +183,8 @@ class NewsdeskBot(discord.Client):
             return Reply(content=render.notice(HOW_TO_ASK))
         if len(question) > MAX_QUESTION_CHARS:
             return Reply(content=render.notice(TOO_LONG))
+        if conversation is not None and (full := await self.full(conversation)):
+            return Reply(content=render.notice(full))
         try:
             answer = await self.api.ask(
                 question, user=user, filters=filters, conversation_id=conversation
@@ -199,6 +205,18 @@ class NewsdeskBot(discord.Client):
                 threadable=threadable,
             ),
         )
+
+    async def full(self, conversation: str) -> str | None:
+        """Why `conversation` takes no more turns: it has as many as the API keeps, and another
+        would drop its first, so its answers' buttons would name the wrong turns. None when
+        it has room, or cannot be read (asking then says what is wrong)."""
+        try:
+            known = await self.api.conversation(conversation)
+        except BackendError:
+            return None
+        if known.max_turns is None or len(known.turns) < known.max_turns:
+            return None
+        return FULL.format(turns=known.max_turns)
 
     async def turn_number(self, conversation: str, question: str) -> int:
         """Which turn of `conversation` the answer to `question` just added is (its last turn

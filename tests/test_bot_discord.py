@@ -28,7 +28,7 @@ from discord.webhook.async_ import AsyncWebhookAdapter
 from newsdesk.api.app import create_app
 from newsdesk.bot import commands, render
 from newsdesk.bot.api_client import UNREACHABLE, ApiClient
-from newsdesk.bot.client import APOLOGY, HOW_TO_ASK, NOT_SERVED, NewsdeskBot
+from newsdesk.bot.client import APOLOGY, FULL, HOW_TO_ASK, NOT_SERVED, NewsdeskBot
 from newsdesk.bot.views import ALREADY_RATED, ANSWER_GONE, THREAD_FAILED, TOO_OLD
 from newsdesk.index.answer.models import NOT_FOUND
 from newsdesk.index.config import Settings
@@ -580,6 +580,26 @@ async def test_a_reply_to_an_answer_continues_its_conversation(
     assert h.conversations[2] is None and h.conversations[3] == conversation_of(reply)
     answered = h.discord.requests("POST", f"/channels/{CHANNEL_ID}/messages")[0].payload
     assert "open in 2027" in embed_of(answered)["description"]
+
+
+async def test_a_conversation_as_long_as_the_api_keeps_says_so(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Beyond its last kept turn a conversation would drop its first, and the buttons of its
+    answers would name the wrong turns: the bot asks for a new conversation instead."""
+    opening = "When is it expected to open?"
+    async with running_bot(engine, monkeypatch) as h:
+        ask = h.discord.slash("ask", question=BRIDGE)
+        await h.discord.run(ask)
+        answer = h.discord.original(ask)
+        h.app.state.runtime.conversations.store.max_turns = 2  # as if 50 turns long
+        await h.discord.says(opening, reply_to=answer)
+        await h.discord.says("Why did residents campaign for it?", reply_to=answer)
+        turns = h.app.state.runtime.conversations.turns(conversation_of(answer))
+    assert h.asked == [BRIDGE, opening] and len(turns) == 2
+    full = h.discord.requests("POST", f"/channels/{CHANNEL_ID}/messages")[-1].payload
+    assert full["content"] == render.notice(FULL.format(turns=2))
+    assert full["content"].startswith("This conversation has reached its 2 questions")
 
 
 async def test_a_thread_someone_opened_on_an_answer_continues_its_conversation(
