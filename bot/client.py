@@ -7,6 +7,7 @@ import hashlib
 import json
 import logging
 import time
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +35,10 @@ SETTINGS_SECONDS = 60.0
 """How long a server's settings (GET /discord/guilds/{id}) are used before reading them again."""
 FORUM_HISTORY = 20
 """A forum post's first messages, where the bot's answer to it is looked for."""
+LATE_POSTS = 20
+LATE_POSTS_AGE = timedelta(hours=24)
+"""At start, the answer forum's unanswered posts (made while the bot was offline) are answered:
+the LATE_POSTS most recent of those younger than LATE_POSTS_AGE."""
 THREADS_KNOWN = 5000
 """Threads whose conversation (or none) the bot keeps at hand, to read no starter twice."""
 HOW_TO_ASK = "Ask me a question in words, e.g. “@Newsdesk What did the council approve?”"
@@ -295,14 +300,46 @@ class NewsdeskBot(discord.Client):
 
     # ----------------------------------------------------------------- messages
 
-    async def on_message(self, message: discord.Message) -> None:
+    async def on_ready(self) -> None:
+        """Connected (at start, or again after Discord dropped the session, when missed events
+        are not replayed): answer the posts made in each served server's answer forum while
+        the bot was away (see LATE_POSTS)."""
+        now = discord.utils.utcnow()
+        for guild in self.guilds:
+            if self.serves(guild.id):
+                await self.answer_late_posts(guild, now)
+
+    async def answer_late_posts(self, guild: discord.Guild, now: datetime) -> None:
+        """Answer the recent posts of `guild`'s answer forum made before `now` that have no
+        answer yet (later ones arrive as messages)."""
+        forum_id = (await self.settings_of(guild.id)).forum
+        forum = guild.get_channel(int(forum_id)) if forum_id else None
+        if not isinstance(forum, discord.ForumChannel):
+            return
+        posts = [
+            t
+            for t in forum.threads
+            if now - LATE_POSTS_AGE < discord.utils.snowflake_time(t.id) < now
+        ]
+        for post in sorted(posts, key=lambda t: t.id)[-LATE_POSTS:]:
+            if post.locked or await self.thread_conversation(post) is not None:
+                continue  # closed, or answered
+            try:
+                opening = await post.fetch_message(post.id)
+            except discord.HTTPException:  # deleted, or not readable
+                continue
+            log.info("answering forum post %s, made while the bot was offline", post.id)
+            await self.on_message(opening, late=True)
+
+    async def on_message(self, message: discord.Message, *, late: bool = False) -> None:
         """A mention of the bot (or of its role) is a question, in the channels the server's
         admins chose (all when none); so is every message in an every-message channel, a new
         post in the answer forum and, when enabled, a direct message. A follow-up continues the
         conversation of an answer: Discord's Reply to the answer, or any message in a thread
         on the answer (Follow up's, or one someone opened with Create Thread) or in an answered
         forum post. Every message in the bot's own threads is a question. System messages (a
-        thread renamed, a message pinned…) are not: only people's posts."""
+        thread renamed, a message pinned…) are not: only people's posts. `late`: a forum post
+        answered after the fact (no cooldown: it was asked while the bot was away)."""
         if message.author.bot or self.user is None or message.type not in PEOPLES_MESSAGES:
             return
         if not self.serves(message.guild.id if message.guild else None):
@@ -334,7 +371,7 @@ class NewsdeskBot(discord.Client):
         if not question:
             await self.reply_to(message, content=HOW_TO_ASK)
             return
-        if (wait := self.cooldowns.hit(message.author.id)) is not None:
+        if not late and (wait := self.cooldowns.hit(message.author.id)) is not None:
             await self.reply_to(
                 message,
                 content=render.notice(self.cooldown_text(wait)),

@@ -984,6 +984,32 @@ async def test_a_forum_post_gets_an_answer_and_its_follow_ups_the_posts_context(
     assert h.conversations == [conversation, None]
 
 
+async def test_forum_posts_made_while_the_bot_was_away_are_answered_when_it_connects(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    opening = "When is the bridge expected to open?"
+    async with running_bot(engine, monkeypatch) as before:
+        forum = before.discord.slash(
+            "newsdesk", subcommand="forum", channel=FORUM_ID, permissions=MANAGE_GUILD
+        )
+        await before.discord.run(forum)
+        answered = await before.discord.forum_post("Harbour bridge", "How much will it cost?")
+        messages, threads = dict(before.discord.messages), dict(before.discord.threads)
+    async with running_bot(engine, monkeypatch, app=before.app) as h:  # after a restart
+        h.discord.messages.update(messages)
+        h.discord.threads.update(threads)
+        missed = await h.discord.forum_post("Bridge", opening, online=False)
+        old = await h.discord.forum_post("Old", opening, online=False, age=timedelta(days=2))
+        await h.discord.connect()
+        await h.discord.connect()  # connected again (a new session): nothing answered twice
+    assert h.asked == [f"Bridge {opening}"]
+    (reply,) = (s.payload for s in h.discord.requests("POST", f"/channels/{missed}/messages"))
+    assert str(reply["message_reference"]["message_id"]) == str(missed)
+    assert "open in 2027" in embed_of(reply)["description"]
+    for elsewhere in (answered, old):
+        assert not h.discord.requests("POST", f"/channels/{elsewhere}/messages")
+
+
 async def test_only_the_operators_servers_are_served(
     engine: Engine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
