@@ -37,8 +37,8 @@ FORUM_HISTORY = 20
 """A forum post's first messages, where the bot's answer to it is looked for."""
 LATE_POSTS = 20
 LATE_POSTS_AGE = timedelta(hours=24)
-"""At start, the answer forum's unanswered posts (made while the bot was offline) are answered:
-the LATE_POSTS most recent of those younger than LATE_POSTS_AGE."""
+"""When the bot connects, the answer forum's unanswered posts (made while it was offline) are
+answered: the LATE_POSTS most recent of those younger than LATE_POSTS_AGE."""
 THREADS_KNOWN = 5000
 """Threads whose conversation (or none) the bot keeps at hand, to read no starter twice."""
 HOW_TO_ASK = "Ask me a question in words, e.g. “@Newsdesk What did the council approve?”"
