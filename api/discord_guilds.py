@@ -1,17 +1,11 @@
 """Where the Discord bot answers, per server, as its admins set it (`PUT /discord/guilds/{id}`):
-a small JSON file in the data dir, written whole and atomically."""
+kept beside the index, in its Chroma (as conversations are)."""
 
 from __future__ import annotations
 
-import json
-import logging
-import os
-import threading
-from pathlib import Path
-
 from pydantic import BaseModel, Field
 
-log = logging.getLogger("newsdesk.api")
+from newsdesk.index import Engine, JsonRecords
 
 MAX_CHANNELS = 100
 
@@ -38,33 +32,16 @@ class GuildSettings(BaseModel):
 
 
 class GuildStore:
-    """The settings of every server, by id, in `path`."""
+    """The settings of every server, by id, in the `<collection>-discord-guilds` collection of
+    the engine's Chroma: every API replica on one Chroma server sees the same settings."""
 
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self._lock = threading.Lock()
-
-    def _read(self) -> dict[str, dict[str, object]]:
-        try:
-            data = json.loads(self.path.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            return {}
-        except (OSError, ValueError) as exc:
-            log.error("cannot read %s: %s", self.path, exc)
-            return {}
-        return data if isinstance(data, dict) else {}
+    def __init__(self, engine: Engine) -> None:
+        self.records = JsonRecords(engine, "discord-guilds")
 
     def get(self, guild_id: str) -> GuildSettings:
-        with self._lock:
-            found = self._read().get(guild_id)
-        return GuildSettings.model_validate(found) if isinstance(found, dict) else GuildSettings()
+        found = self.records.get(guild_id)
+        return GuildSettings.model_validate(found) if found is not None else GuildSettings()
 
     def put(self, guild_id: str, settings: GuildSettings) -> GuildSettings:
-        with self._lock:
-            data = self._read()
-            data[guild_id] = settings.model_dump()
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            temporary = self.path.with_suffix(".tmp")
-            temporary.write_text(json.dumps(data, sort_keys=True), encoding="utf-8")
-            os.replace(temporary, self.path)
+        self.records.put(guild_id, settings.model_dump())
         return settings

@@ -2,7 +2,11 @@
 
 The store is bounded: after each rating, the oldest ones are dropped while the file's pages in
 use exceed `max_bytes`, and the file gives freed pages back (auto_vacuum), so it cannot fill
-the disk the index lives on."""
+the disk the index lives on.
+
+A rating may name its answer (conversation and turn) and its rater (the user a front end vouches
+for): the store then keeps one rating per rater and answer, so a Discord user cannot rate an
+answer twice, whatever the bot remembers (e.g. across its restarts)."""
 
 from __future__ import annotations
 
@@ -28,6 +32,14 @@ CREATE TABLE IF NOT EXISTS feedback (
     comment TEXT
 )
 """
+ADDED_COLUMNS = {"rater": "TEXT", "conversation_id": "TEXT", "turn": "INTEGER"}
+"""Columns added since the first version of the table (added to an older file on opening)."""
+ONE_PER_RATER = """
+CREATE UNIQUE INDEX IF NOT EXISTS one_rating_per_rater
+ON feedback (rater, conversation_id, turn)
+"""
+"""One rating per rater and answer; SQLite counts NULLs as distinct, so ratings without a
+rater or an answer never clash."""
 MAX_TRIMS = 64
 """Rounds of dropping old ratings after one insert, at most (each drops a share, so few run)."""
 
@@ -37,6 +49,11 @@ def create(db: sqlite3.Connection) -> None:
     once so that it does too (connection in autocommit mode: VACUUM needs it)."""
     db.execute("PRAGMA auto_vacuum = FULL")  # takes effect on a new, empty file
     db.execute(SCHEMA)
+    present = {row[1] for row in db.execute("PRAGMA table_info(feedback)")}
+    for column, kind in ADDED_COLUMNS.items():
+        if column not in present:
+            db.execute(f"ALTER TABLE feedback ADD COLUMN {column} {kind}")
+    db.execute(ONE_PER_RATER)
     if db.execute("PRAGMA auto_vacuum").fetchone()[0] != 1:
         db.execute("VACUUM")
 
@@ -46,6 +63,10 @@ def used_bytes(db: sqlite3.Connection) -> int:
     pages = db.execute("PRAGMA page_count").fetchone()[0]
     free = db.execute("PRAGMA freelist_count").fetchone()[0]
     return int((pages - free) * db.execute("PRAGMA page_size").fetchone()[0])
+
+
+class AlreadyRated(Exception):
+    """The rater has rated this answer before."""
 
 
 class FeedbackStore:
@@ -69,18 +90,32 @@ class FeedbackStore:
             db.row_factory = sqlite3.Row
             yield db
 
-    def add(self, item: FeedbackIn) -> FeedbackOut:
-        """Store a rating, then drop the oldest ones while the file is over its bound;
-        returns the rating with its id and time."""
+    def add(self, item: FeedbackIn, rater: str | None = None) -> FeedbackOut:
+        """Store a rating by `rater` (None: anonymous), then drop the oldest ones while the file
+        is over its bound; returns the rating with its id and time. AlreadyRated when `rater`
+        rated the answer `item` names before."""
         created = datetime.now(UTC).isoformat(timespec="seconds")
         citations = json.dumps([c.model_dump() for c in item.citations], ensure_ascii=False)
-        with self._connect() as db:
-            cursor = db.execute(
-                "INSERT INTO feedback (created_at, rating, question, answer, citations, comment)"
-                " VALUES (?, ?, ?, ?, ?, ?)",
-                (created, item.rating, item.question, item.answer, citations, item.comment),
-            )
-            row_id = cursor.lastrowid
+        try:
+            with self._connect() as db:
+                cursor = db.execute(
+                    "INSERT INTO feedback (created_at, rating, question, answer, citations,"
+                    " comment, rater, conversation_id, turn) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (
+                        created,
+                        item.rating,
+                        item.question,
+                        item.answer,
+                        citations,
+                        item.comment,
+                        rater,
+                        item.conversation_id,
+                        item.turn,
+                    ),
+                )
+                row_id = cursor.lastrowid
+        except sqlite3.IntegrityError:
+            raise AlreadyRated from None
         assert row_id is not None
         self._trim(row_id)
         return FeedbackOut(**item.model_dump(), id=row_id, created_at=created)
@@ -122,6 +157,8 @@ class FeedbackStore:
                 answer=row["answer"],
                 citations=json.loads(row["citations"]),
                 comment=row["comment"],
+                conversation_id=row["conversation_id"],
+                turn=row["turn"],
             )
             for row in rows
         ]

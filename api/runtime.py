@@ -8,7 +8,6 @@ from typing import TYPE_CHECKING
 
 import anyio
 
-from newsdesk.api.discord_guilds import GuildStore
 from newsdesk.api.feedback import FeedbackStore
 from newsdesk.api.jobs import SyncJobs
 from newsdesk.api.metrics import Metrics, WatcherStatus
@@ -17,6 +16,7 @@ from newsdesk.api.schemas import ReindexJob
 from newsdesk.index import IndexLocked, NewsdeskError, Settings, StoreUnavailable
 
 if TYPE_CHECKING:
+    from newsdesk.api.discord_guilds import GuildStore
     from newsdesk.index import Conversations, Engine
 
 log = logging.getLogger("newsdesk.api")
@@ -43,8 +43,9 @@ class Runtime:
         self.feedback = FeedbackStore(
             settings.data_dir / "feedback.sqlite3", settings.feedback_max_bytes
         )
-        self.discord_guilds = GuildStore(settings.data_dir / "discord-guilds.json")
-        """Where the Discord bot answers, per server (PUT /discord/guilds/{id})."""
+        self.discord_guilds: GuildStore | None = None
+        """Where the Discord bot answers, per server (routes.guilds opens it once the engine
+        loads)."""
         self.rate_limit = RateLimit(settings.ask_rate_limit)
         self.feedback_limit = RateLimit(settings.feedback_rate_limit)
         self.conversations: Conversations | None = None

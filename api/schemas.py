@@ -332,6 +332,13 @@ class FeedbackIn(BaseModel):
     answer: str = Field(max_length=MAX_FEEDBACK_ANSWER_CHARS)
     citations: list[RatedCitation] = Field(default_factory=list, max_length=20)
     comment: str | None = Field(None, max_length=2000)
+    conversation_id: str | None = Field(
+        None,
+        pattern=r"^[A-Za-z0-9_-]{1,64}$",
+        description="The rated answer's conversation (with `turn`): a front end that names its "
+        "user in X-Newsdesk-User gets one rating per user and answer (409 for a second one).",
+    )
+    turn: int | None = Field(None, ge=0, le=9999, description="The rated answer's turn.")
 
     @field_validator("citations")
     @classmethod
@@ -351,6 +358,8 @@ class FeedbackOut(BaseModel):
     answer: str
     citations: list[Citation]
     comment: str | None = None
+    conversation_id: str | None = None
+    turn: int | None = None
 
 
 class FeedbackPage(BaseModel):
@@ -381,3 +390,6 @@ class ConversationOut(BaseModel):
 
     id: str
     turns: list[TurnOut]
+    max_turns: int = Field(
+        description="Turns a conversation keeps: beyond, each new turn drops the oldest."
+    )

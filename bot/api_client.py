@@ -92,6 +92,8 @@ class Conversation(BaseModel):
 
     id: str
     turns: list[ConversationTurn]
+    max_turns: int | None = None
+    """Turns the API keeps (None: an API that does not say)."""
 
 
 class GuildSettings(BaseModel):
@@ -300,10 +302,16 @@ class ApiClient:
         return await self._call("POST", "/feeds", Feed, json={"url": url}, admin=True)
 
     async def feedback(
-        self, rating: Literal["up", "down"], answer: Answer, user: int | None = None
+        self,
+        rating: Literal["up", "down"],
+        answer: Answer,
+        user: int | None = None,
+        turn: tuple[str, int] | None = None,
     ) -> None:
-        """POST /feedback: a rating of `answer`, with what was asked and cited."""
-        body = {
+        """POST /feedback: a rating of `answer`, with what was asked and cited, by Discord user
+        `user`; `turn` (conversation id, turn) names the answer, so that the API keeps one
+        rating per user and answer (a second one: BackendError with status 409)."""
+        body: dict[str, Any] = {
             "rating": rating,
             "question": answer.question[:MAX_QUESTION_CHARS],
             "answer": answer.answer[:MAX_FEEDBACK_ANSWER_CHARS],
@@ -312,6 +320,8 @@ class ApiClient:
                 for c in answer.citations[:MAX_FEEDBACK_CITATIONS]
             ],
         }
+        if turn is not None:
+            body["conversation_id"], body["turn"] = turn
         await self._request("POST", "/feedback", json=body, user=user)
 
     async def guild_settings(self, guild_id: int) -> GuildSettings:

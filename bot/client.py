@@ -7,6 +7,7 @@ import hashlib
 import json
 import logging
 import time
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -34,10 +35,18 @@ SETTINGS_SECONDS = 60.0
 """How long a server's settings (GET /discord/guilds/{id}) are used before reading them again."""
 FORUM_HISTORY = 20
 """A forum post's first messages, where the bot's answer to it is looked for."""
+LATE_POSTS = 20
+LATE_POSTS_AGE = timedelta(hours=24)
+"""When the bot connects, the answer forum's unanswered posts (made while it was offline) are
+answered: the LATE_POSTS most recent of those younger than LATE_POSTS_AGE."""
 THREADS_KNOWN = 5000
 """Threads whose conversation (or none) the bot keeps at hand, to read no starter twice."""
 HOW_TO_ASK = "Ask me a question in words, e.g. “@Newsdesk What did the council approve?”"
 TOO_LONG = f"Please keep questions under {MAX_QUESTION_CHARS:,} characters."
+FULL = (
+    "This conversation has reached its {turns} questions, as many as Newsdesk keeps: start a "
+    "new one by mentioning me in the channel or with /ask."
+)
 PEOPLES_MESSAGES = (discord.MessageType.default, discord.MessageType.reply)
 """The message types someone typed; every other type is Discord's (system messages)."""
 NOT_SERVED = "Newsdesk doesn't answer here: its operator hasn't enabled it."
@@ -179,6 +188,8 @@ class NewsdeskBot(discord.Client):
             return Reply(content=render.notice(HOW_TO_ASK))
         if len(question) > MAX_QUESTION_CHARS:
             return Reply(content=render.notice(TOO_LONG))
+        if conversation is not None and (full := await self.full(conversation)):
+            return Reply(content=render.notice(full))
         try:
             answer = await self.api.ask(
                 question, user=user, filters=filters, conversation_id=conversation
@@ -199,6 +210,18 @@ class NewsdeskBot(discord.Client):
                 threadable=threadable,
             ),
         )
+
+    async def full(self, conversation: str) -> str | None:
+        """Why `conversation` takes no more turns: it has as many as the API keeps, and another
+        would drop its first, so its answers' buttons would name the wrong turns. None when
+        it has room, or cannot be read (asking then says what is wrong)."""
+        try:
+            known = await self.api.conversation(conversation)
+        except BackendError:
+            return None
+        if known.max_turns is None or len(known.turns) < known.max_turns:
+            return None
+        return FULL.format(turns=known.max_turns)
 
     async def turn_number(self, conversation: str, question: str) -> int:
         """Which turn of `conversation` the answer to `question` just added is (its last turn
@@ -277,14 +300,46 @@ class NewsdeskBot(discord.Client):
 
     # ----------------------------------------------------------------- messages
 
-    async def on_message(self, message: discord.Message) -> None:
+    async def on_ready(self) -> None:
+        """Connected (at start, or again after Discord dropped the session, when missed events
+        are not replayed): answer the posts made in each served server's answer forum while
+        the bot was away (see LATE_POSTS)."""
+        now = discord.utils.utcnow()
+        for guild in self.guilds:
+            if self.serves(guild.id):
+                await self.answer_late_posts(guild, now)
+
+    async def answer_late_posts(self, guild: discord.Guild, now: datetime) -> None:
+        """Answer the recent posts of `guild`'s answer forum made before `now` that have no
+        answer yet (later ones arrive as messages)."""
+        forum_id = (await self.settings_of(guild.id)).forum
+        forum = guild.get_channel(int(forum_id)) if forum_id else None
+        if not isinstance(forum, discord.ForumChannel):
+            return
+        posts = [
+            t
+            for t in forum.threads
+            if now - LATE_POSTS_AGE < discord.utils.snowflake_time(t.id) < now
+        ]
+        for post in sorted(posts, key=lambda t: t.id)[-LATE_POSTS:]:
+            if post.locked or await self.thread_conversation(post) is not None:
+                continue  # closed, or answered
+            try:
+                opening = await post.fetch_message(post.id)
+            except discord.HTTPException:  # deleted, or not readable
+                continue
+            log.info("answering forum post %s, made while the bot was offline", post.id)
+            await self.on_message(opening, late=True)
+
+    async def on_message(self, message: discord.Message, *, late: bool = False) -> None:
         """A mention of the bot (or of its role) is a question, in the channels the server's
         admins chose (all when none); so is every message in an every-message channel, a new
         post in the answer forum and, when enabled, a direct message. A follow-up continues the
         conversation of an answer: Discord's Reply to the answer, or any message in a thread
         on the answer (Follow up's, or one someone opened with Create Thread) or in an answered
         forum post. Every message in the bot's own threads is a question. System messages (a
-        thread renamed, a message pinned…) are not: only people's posts."""
+        thread renamed, a message pinned…) are not: only people's posts. `late`: a forum post
+        answered after the fact (no cooldown: it was asked while the bot was away)."""
         if message.author.bot or self.user is None or message.type not in PEOPLES_MESSAGES:
             return
         if not self.serves(message.guild.id if message.guild else None):
@@ -316,7 +371,7 @@ class NewsdeskBot(discord.Client):
         if not question:
             await self.reply_to(message, content=HOW_TO_ASK)
             return
-        if (wait := self.cooldowns.hit(message.author.id)) is not None:
+        if not late and (wait := self.cooldowns.hit(message.author.id)) is not None:
             await self.reply_to(
                 message,
                 content=render.notice(self.cooldown_text(wait)),

@@ -38,6 +38,7 @@ TEMPLATE = (
     r"(?::(?P<conversation>[A-Za-z0-9_-]{1,64}):(?P<turn>\d{1,4}))?"
 )
 """A button's custom id; buttons sent before conversations have no conversation and turn."""
+ALREADY_RATED = "You already rated this answer. Thanks!"
 TOO_OLD = "I no longer remember this answer; ask the question again to use its buttons."
 THREAD_EXISTS = 160004
 """Discord's error code for a second thread on a message."""
@@ -167,12 +168,14 @@ async def show_sources(interaction: discord.Interaction[Host], ref: AnswerRef) -
 async def rate(
     interaction: discord.Interaction[Host], ref: AnswerRef, rating: Literal["up", "down"]
 ) -> None:
-    """Record a 👍/👎 through the API's POST /feedback, once per user and answer."""
+    """Record a 👍/👎 through the API's POST /feedback, once per user and answer: the API keeps
+    one rating per user and answer (it knows the user when the bot has its service token);
+    the bot's own claims count a double click once before the API is asked."""
     rater = interaction.user.id
     key = (ref.conversation, ref.turn, rater)
     raters = interaction.client.raters
     if not raters.claim(key):  # claimed before any await, so a double click rates once
-        await say(interaction, "You already rated this answer. Thanks!")
+        await say(interaction, ALREADY_RATED)
         return
     try:
         await interaction.response.defer(ephemeral=True, thinking=True)
@@ -180,8 +183,13 @@ async def rate(
         if turn is None:
             raters.release(key)
             return
-        await interaction.client.api.feedback(rating, turn.as_answer(), user=rater)
+        await interaction.client.api.feedback(
+            rating, turn.as_answer(), user=rater, turn=(ref.conversation, ref.turn)
+        )
     except BackendError as exc:
+        if exc.status == 409:  # rated before, e.g. before the bot restarted
+            await say(interaction, ALREADY_RATED)
+            return
         raters.release(key)  # not recorded: the user may try again
         await say(interaction, str(exc))
         return

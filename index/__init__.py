@@ -29,6 +29,7 @@ _EXPORTS = {
     "newsdesk.index.store": ("read_stats", "writer_lock"),
     "newsdesk.index.conversation.service": ("ConversationAnswer", "Conversations"),
     "newsdesk.index.conversation.store": ("Turn",),
+    "newsdesk.index.records": ("JsonRecords",),
     "newsdesk.index.conversation.evaluate": ("load_conversations", "run_conversations"),
     "newsdesk.index.feed_sync": ("FeedState", "feed_id", "is_url"),
     "newsdesk.index.evaluate": (
@@ -84,6 +85,7 @@ __all__ = [
     "IndexLocked",
     "InvalidArticle",
     "InvalidQuestion",
+    "JsonRecords",
     "LLMUnavailable",
     "ModelMismatch",
     "NewsdeskError",
@@ -164,6 +166,7 @@ if TYPE_CHECKING:
     )
     from newsdesk.index.feed_sync import FeedState, feed_id, is_url
     from newsdesk.index.query_engine import NewsdeskQueryEngine, answer_of
+    from newsdesk.index.records import JsonRecords
     from newsdesk.index.retrieval import Filters, HybridRetriever
     from newsdesk.index.store import read_stats, writer_lock
     from newsdesk.index.sync import API_ORIGIN, SyncReport

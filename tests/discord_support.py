@@ -18,6 +18,7 @@ import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import timedelta
 from types import SimpleNamespace
 from typing import Any
 
@@ -227,8 +228,33 @@ class FakeDiscord:
         """Someone posts a message (or, by `kind`, Discord a system message on their behalf;
         with `reply_to`, Discord's Reply to that message; `roles`: role ids it mentions);
         returns its payload once the bot has handled it."""
-        data = {
-            "id": str(message_id or next(self.ids)),
+        data = self.message(content, author, channel_id, message_id or next(self.ids), kind, roles)
+        if reply_to is not None:
+            data["type"] = discord.MessageType.reply.value
+            data["message_reference"] = {
+                "type": 0,
+                "message_id": reply_to["id"],
+                "channel_id": reply_to["channel_id"],
+                "guild_id": str(GUILD_ID),
+            }
+            data["referenced_message"] = reply_to
+        self.messages[int(data["id"])] = data
+        self.gateway("MESSAGE_CREATE", data)
+        await self.settle()
+        return data
+
+    def message(
+        self,
+        content: str,
+        author: int,
+        channel_id: int,
+        message_id: int,
+        kind: discord.MessageType = discord.MessageType.default,
+        roles: list[int] = (),  # type: ignore[assignment]
+    ) -> dict[str, Any]:
+        """The MESSAGE_CREATE payload of a message someone posts in the guild."""
+        return {
+            "id": str(message_id),
             "channel_id": str(channel_id),
             "guild_id": str(GUILD_ID),
             "author": user(author),
@@ -247,19 +273,6 @@ class FakeDiscord:
             "flags": 0,
             "components": [],
         }
-        if reply_to is not None:
-            data["type"] = discord.MessageType.reply.value
-            data["message_reference"] = {
-                "type": 0,
-                "message_id": reply_to["id"],
-                "channel_id": reply_to["channel_id"],
-                "guild_id": str(GUILD_ID),
-            }
-            data["referenced_message"] = reply_to
-        self.messages[int(data["id"])] = data
-        self.gateway("MESSAGE_CREATE", data)
-        await self.settle()
-        return data
 
     def interaction(
         self,
@@ -587,10 +600,21 @@ class FakeDiscord:
         await self.settle()
         return data
 
-    async def forum_post(self, title: str, content: str, author: int = ALICE) -> int:
+    async def forum_post(
+        self,
+        title: str,
+        content: str,
+        author: int = ALICE,
+        *,
+        online: bool = True,
+        age: timedelta | None = None,
+    ) -> int:
         """Someone posts in the forum: Discord creates the post's thread (THREAD_CREATE), then
-        its first message, which has the thread's id; returns the thread's id."""
+        its first message, which has the thread's id; returns the thread's id. With `online`
+        False the bot is away: the post is only on Discord's side (`age`: posted that long ago)."""
         thread_id = next(self.ids)
+        if age is not None:
+            thread_id = discord.utils.time_snowflake(discord.utils.utcnow() - age)
         thread = {
             "id": str(thread_id),
             "guild_id": str(GUILD_ID),
@@ -609,9 +633,20 @@ class FakeDiscord:
             "rate_limit_per_user": 0,
         }
         self.threads[thread_id] = thread
+        if not online:
+            self.messages[thread_id] = self.message(content, author, thread_id, thread_id)
+            return thread_id
         self.gateway("THREAD_CREATE", {**thread, "newly_created": True})
         await self.says(content, author=author, channel_id=thread_id, message_id=thread_id)
         return thread_id
+
+    async def connect(self) -> None:
+        """The bot connects (READY): the guild's active threads are known (as GUILD_CREATE
+        lists them), then on_ready runs."""
+        for thread in self.threads.values():
+            self.gateway("THREAD_CREATE", thread)
+        self.bot.dispatch("ready")
+        await self.settle()
 
     def deny_bot(self, permissions: discord.Permissions, channel_id: int = CHANNEL_ID) -> None:
         """A server admin takes `permissions` from the bot in a channel (CHANNEL_UPDATE)."""

@@ -109,7 +109,7 @@ async def test_guild_settings_are_kept_by_the_api_across_restarts(
     async with api.http:
         assert await api.guild_settings(42) == GuildSettings()  # never set: everywhere
         assert await api.put_guild_settings(42, wanted) == wanted
-    restarted, _ = app_client(engine, settings)  # a new app on the same data dir
+    restarted, _ = app_client(engine, settings)  # a new app over the same index
     async with restarted.http:
         assert await restarted.guild_settings(42) == wanted
         assert await restarted.guild_settings(43) == GuildSettings()

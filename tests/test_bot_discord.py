@@ -28,8 +28,8 @@ from discord.webhook.async_ import AsyncWebhookAdapter
 from newsdesk.api.app import create_app
 from newsdesk.bot import commands, render
 from newsdesk.bot.api_client import UNREACHABLE, ApiClient
-from newsdesk.bot.client import APOLOGY, HOW_TO_ASK, NOT_SERVED, NewsdeskBot
-from newsdesk.bot.views import ANSWER_GONE, THREAD_FAILED, TOO_OLD
+from newsdesk.bot.client import APOLOGY, FULL, HOW_TO_ASK, NOT_SERVED, NewsdeskBot
+from newsdesk.bot.views import ALREADY_RATED, ANSWER_GONE, THREAD_FAILED, TOO_OLD
 from newsdesk.index.answer.models import NOT_FOUND
 from newsdesk.index.config import Settings
 from newsdesk.index.embeddings import TEST_MODEL
@@ -57,6 +57,8 @@ pytestmark = pytest.mark.anyio
 
 BRIDGE = "How much will the new harbour bridge cost?"
 EPHEMERAL = 64
+SERVICE = "service-token-for-the-bot-tests"
+"""The API's service token, which the bot sends to name the Discord user it acts for."""
 
 
 @pytest.fixture
@@ -102,11 +104,12 @@ async def running_bot(
     an earlier bot, as after a restart). On exit, checks that every message it sent or
     edited allowed no mentions."""
     timeline: list[str] = []
+    settings = {"service_token": SERVICE, **settings}
     app = app or create_app(api_settings(engine.settings, **settings), engine=engine)
     backend = RecordingTransport(transport or httpx.ASGITransport(app=app), timeline)
     http = httpx.AsyncClient(transport=backend, base_url="http://newsdesk")
     bot = NewsdeskBot(
-        ApiClient(http, admin_token=TOKEN, backoff=0),
+        ApiClient(http, admin_token=TOKEN, service_token=SERVICE, backoff=0),
         guild_id=GUILD_ID,
         cooldown_seconds=cooldown,
         poll_seconds=0.05,
@@ -454,6 +457,28 @@ async def test_follow_up_and_ratings_work_after_a_restart(
     assert "84 million" in "".join(e["description"] for e in h.discord.original(sources)["embeds"])
 
 
+async def test_a_rating_given_before_a_restart_is_not_given_again(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The bot forgets who rated what when it restarts; the API does not."""
+    async with running_bot(engine, monkeypatch) as before:
+        ask = before.discord.slash("ask", question=BRIDGE)
+        await before.discord.run(ask)
+        answer = before.discord.original(ask)
+        await before.discord.run(before.discord.click(answer, button(answer, "up")))
+        rated = len(ratings(before))
+    async with running_bot(engine, monkeypatch, app=before.app) as h:
+        await h.discord.run(h.discord.click(answer, button(answer, "down")))
+        await h.discord.run(h.discord.click(answer, button(answer, "up"), author=BOB))
+        assert len(ratings(h)) == rated + 1  # bob's
+    again, bobs = (s.payload["content"] for s in h.discord.requests("PATCH", "/messages/@original"))
+    assert again == ALREADY_RATED
+    assert bobs.startswith("Thanks! Your 👍 is recorded")
+    newest, alices = ratings(h)[:2]
+    assert (newest.rating, alices.rating) == ("up", "up")
+    assert (alices.conversation_id, alices.turn) == (conversation_of(answer), 0)
+
+
 # ----------------------------------------------------------------- mentions and threads
 
 
@@ -549,12 +574,32 @@ async def test_a_reply_to_an_answer_continues_its_conversation(
         followed = h.discord.messages[max(h.discord.messages)]
         await h.discord.says(opening, reply_to=followed)
         await h.discord.says("Nice one", reply_to=mention, author=BOB)  # a reply to a person
-    conversation = conversation_of(answer)
     assert h.asked == [BRIDGE, opening, BRIDGE, opening]
+    conversation = conversation_of(answer)
     assert h.conversations[:2] == [None, conversation]
     assert h.conversations[2] is None and h.conversations[3] == conversation_of(reply)
     answered = h.discord.requests("POST", f"/channels/{CHANNEL_ID}/messages")[0].payload
     assert "open in 2027" in embed_of(answered)["description"]
+
+
+async def test_a_conversation_as_long_as_the_api_keeps_says_so(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Beyond its last kept turn a conversation would drop its first, and the buttons of its
+    answers would name the wrong turns: the bot asks for a new conversation instead."""
+    opening = "When is it expected to open?"
+    async with running_bot(engine, monkeypatch) as h:
+        ask = h.discord.slash("ask", question=BRIDGE)
+        await h.discord.run(ask)
+        answer = h.discord.original(ask)
+        h.app.state.runtime.conversations.store.max_turns = 2  # as if 50 turns long
+        await h.discord.says(opening, reply_to=answer)
+        await h.discord.says("Why did residents campaign for it?", reply_to=answer)
+        turns = h.app.state.runtime.conversations.turns(conversation_of(answer))
+    assert h.asked == [BRIDGE, opening] and len(turns) == 2
+    full = h.discord.requests("POST", f"/channels/{CHANNEL_ID}/messages")[-1].payload
+    assert full["content"] == render.notice(FULL.format(turns=2))
+    assert full["content"].startswith("This conversation has reached its 2 questions")
 
 
 async def test_a_thread_someone_opened_on_an_answer_continues_its_conversation(
@@ -598,9 +643,9 @@ async def test_follow_up_on_an_answer_whose_thread_was_archived_points_to_it(
         pointed = h.discord.original(again)
         with_thread = {**answer, "thread": h.discord.threads[thread]}  # Discord may name it
         await h.discord.run(h.discord.click(with_thread, button(answer, "thread")))
+    assert pointed["content"] == f"Follow-ups to this answer go in <#{thread}>."
     assert len(h.discord.requests("POST", "/threads")) == 2  # the second one refused
     assert len(h.discord.requests("GET", f"/channels/{thread}")) == 1
-    assert pointed["content"] == f"Follow-ups to this answer go in <#{thread}>."
     shown = callbacks(h)[-1]
     assert shown["data"]["content"] == pointed["content"]
     assert shown["data"]["flags"] == EPHEMERAL
@@ -937,6 +982,32 @@ async def test_a_forum_post_gets_an_answer_and_its_follow_ups_the_posts_context(
     assert before.conversations == [None, conversation]
     assert h.asked == ["Who is the transport chief?", "Cats"]
     assert h.conversations == [conversation, None]
+
+
+async def test_forum_posts_made_while_the_bot_was_away_are_answered_when_it_connects(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    opening = "When is the bridge expected to open?"
+    async with running_bot(engine, monkeypatch) as before:
+        forum = before.discord.slash(
+            "newsdesk", subcommand="forum", channel=FORUM_ID, permissions=MANAGE_GUILD
+        )
+        await before.discord.run(forum)
+        answered = await before.discord.forum_post("Harbour bridge", "How much will it cost?")
+        messages, threads = dict(before.discord.messages), dict(before.discord.threads)
+    async with running_bot(engine, monkeypatch, app=before.app) as h:  # after a restart
+        h.discord.messages.update(messages)
+        h.discord.threads.update(threads)
+        missed = await h.discord.forum_post("Bridge", opening, online=False)
+        old = await h.discord.forum_post("Old", opening, online=False, age=timedelta(days=2))
+        await h.discord.connect()
+        await h.discord.connect()  # connected again (a new session): nothing answered twice
+    assert h.asked == [f"Bridge {opening}"]
+    (reply,) = (s.payload for s in h.discord.requests("POST", f"/channels/{missed}/messages"))
+    assert str(reply["message_reference"]["message_id"]) == str(missed)
+    assert "open in 2027" in embed_of(reply)["description"]
+    for elsewhere in (answered, old):
+        assert not h.discord.requests("POST", f"/channels/{elsewhere}/messages")
 
 
 async def test_only_the_operators_servers_are_served(

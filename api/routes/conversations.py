@@ -28,9 +28,11 @@ ERRORS = {
 def get_conversation(conversation_id: ConversationId, runtime: RuntimeDep) -> ConversationOut:
     """The conversation's turns, oldest first: each question, the standalone question it was
     searched as, and its answer with citations."""
-    turns = conversations(runtime).turns(conversation_id)
+    kept = conversations(runtime)
+    turns = kept.turns(conversation_id)
     return ConversationOut(
         id=conversation_id,
+        max_turns=kept.store.max_turns,
         turns=[
             TurnOut(
                 question=t.question,
