@@ -50,7 +50,7 @@ def chroma_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """URL of a real `chroma run` server on a free loopback port, shared by the session.
 
     Tests that use it pick their own `collection` so they do not see each other's data."""
-    from tests.chroma_server import running_chroma
+    from tests.support.chroma_server import running_chroma
 
     with running_chroma(tmp_path_factory.mktemp("chroma-server")) as url:
         yield url
