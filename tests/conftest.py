@@ -1,4 +1,10 @@
-"""Shared fixtures: settings on temp dirs, the real bundled model loaded once per session."""
+"""Shared fixtures: settings on temp dirs, the real bundled model loaded once per session.
+
+Tests that use some of these fixtures are marked by them (`pytest_collection_modifyitems`
+below), so a new test cannot forget: `real_embedder` or `real_engine` → `integration` (the real
+bundled model), `chroma_server` → `e2e` (a `chroma run` subprocess). Every other mark is
+written on the test or its module (tests/README.md).
+"""
 
 from __future__ import annotations
 
@@ -12,7 +18,19 @@ from newsdesk.index.config import Settings
 from newsdesk.index.embeddings import TEST_MODEL
 
 FIXTURES = Path(__file__).parent / "fixtures"
-SHARED = Path(__file__).resolve().parents[2] / "shared"
+
+MARKED_BY_FIXTURE = {
+    "real_embedder": "integration",
+    "real_engine": "integration",
+    "chroma_server": "e2e",
+}
+"""A test that uses the fixture (directly or through another fixture) gets the marker."""
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        for fixture in MARKED_BY_FIXTURE.keys() & set(getattr(item, "fixturenames", ())):
+            item.add_marker(MARKED_BY_FIXTURE[fixture])
 
 
 @pytest.fixture

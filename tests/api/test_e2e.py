@@ -13,7 +13,7 @@ from newsdesk.index.errors import IndexLocked
 from newsdesk.index.store import writer_lock
 from tests.support.api_support import ADMIN, TOKEN, serving
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.e2e]
 
 LIGHTHOUSE = {
     "id": "wire/kerlaz-lighthouse",

@@ -35,6 +35,7 @@ def feed_settings(base: Settings, **changes: object) -> Settings:
     )
 
 
+@pytest.mark.e2e
 def test_admins_list_add_and_remove_feeds(fake_settings: Settings, site: Site) -> None:
     configured = f"{site.base}/configured.xml"
     site.serve("/configured.xml", rss(item("c", "Configured", BODY)), RSS)
@@ -64,6 +65,7 @@ def test_admins_list_add_and_remove_feeds(fake_settings: Settings, site: Site) -
         assert job["sources"] == [configured]
 
 
+@pytest.mark.e2e
 @pytest.mark.integration
 def test_serve_polls_a_feed_and_answers_a_new_entry_within_the_interval(
     tmp_path: object, site: Site, capsys: pytest.CaptureFixture[str]

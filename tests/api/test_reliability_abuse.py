@@ -18,6 +18,8 @@ from newsdesk.index.config import Settings
 from tests.support.api_support import TOKEN, api_settings, live_app
 from tests.support.reliability_support import print_figures
 
+pytestmark = pytest.mark.e2e
+
 LIMIT = 1_000_000
 BAD_TOKENS: list[str | None] = [
     None,  # no Authorization header

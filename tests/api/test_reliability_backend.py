@@ -18,7 +18,7 @@ from newsdesk.index.embeddings import TEST_MODEL
 from tests.support.api_support import ADMIN, TOKEN, serving
 from tests.support.reliability_support import chroma_process, ms, print_figures, wait_until
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.e2e]
 
 STORE_TIMEOUT = 3
 """NEWSDESK_CHROMA_TIMEOUT for the test: how long a request may wait for a silent server."""

@@ -45,6 +45,7 @@ def rating(quote: str = "The bridge will cost 84 million pounds.") -> dict[str, 
 # ----------------------------------------------------------------- feedback
 
 
+@pytest.mark.e2e
 def test_feedback_is_rate_limited_and_its_fields_capped(
     fake_settings: Settings, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -74,6 +75,7 @@ def test_feedback_is_rate_limited_and_its_fields_capped(
     )
 
 
+@pytest.mark.e2e
 @pytest.mark.parametrize(
     ("field", "value"),
     [
@@ -153,6 +155,7 @@ def forged(count: int) -> list[dict[str, str]]:
     return [{"X-Forwarded-For": f"203.0.113.{i + 1}"} for i in range(count)]
 
 
+@pytest.mark.e2e
 def test_x_forwarded_for_does_not_change_whom_the_limit_counts(
     fake_settings: Settings, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -164,6 +167,7 @@ def test_x_forwarded_for_does_not_change_whom_the_limit_counts(
     print_figures(capsys, "X-Forwarded-For, default settings", {"forged addresses let through": 0})
 
 
+@pytest.mark.e2e
 def test_x_forwarded_for_is_believed_from_a_trusted_proxy(fake_settings: Settings) -> None:
     settings = api_settings(fake_settings, ask_rate_limit=3, trusted_proxies=["127.0.0.0/8"])
     with live_app(settings) as (url, _):
@@ -173,6 +177,7 @@ def test_x_forwarded_for_is_believed_from_a_trusted_proxy(fake_settings: Setting
     assert others == [200] * 5  # each its own client
 
 
+@pytest.mark.e2e
 def test_the_service_token_gives_each_user_their_own_limit(fake_settings: Settings) -> None:
     settings = api_settings(fake_settings, ask_rate_limit=2, service_token=SERVICE_TOKEN)
     bearer = {"Authorization": f"Bearer {SERVICE_TOKEN}"}
@@ -198,6 +203,7 @@ def test_the_service_token_gives_each_user_their_own_limit(fake_settings: Settin
 CONTROL_IDS = ["wire/\x00", "wire/\x1b[31mred", "wire/\x7f", "wire/\x85x", "wire/a\u2028b", " "]
 
 
+@pytest.mark.e2e
 def test_article_ids_with_control_characters_are_refused(fake_settings: Settings) -> None:
     with live_app(api_settings(fake_settings)) as (url, _):
         admin = {"Authorization": f"Bearer {TOKEN}"}
@@ -249,6 +255,7 @@ def locked_data_dir(fake_settings: Settings) -> Iterator[Path]:
         holder.wait()
 
 
+@pytest.mark.e2e
 def test_client_errors_name_no_path_or_process_id(
     fake_settings: Settings, locked_data_dir: Path
 ) -> None:
@@ -273,6 +280,7 @@ def test_client_errors_name_no_path_or_process_id(
 # ----------------------------------------------------------------- /docs, headers, /metrics
 
 
+@pytest.mark.e2e
 def test_docs_are_served_from_shipped_files_with_a_csp(fake_settings: Settings) -> None:
     with live_app(api_settings(fake_settings)) as (url, _), httpx.Client(base_url=url) as http:
         page = http.get("/docs")
@@ -289,6 +297,7 @@ def test_docs_are_served_from_shipped_files_with_a_csp(fake_settings: Settings) 
     assert redoc == 404
 
 
+@pytest.mark.e2e
 def test_docs_can_be_turned_off(fake_settings: Settings) -> None:
     with live_app(api_settings(fake_settings, api_docs=False)) as (url, _):
         assert httpx.get(f"{url}/docs").status_code == 404
@@ -316,6 +325,7 @@ def raw_request(url: str, header_bytes: int) -> bytes:
     return received
 
 
+@pytest.mark.e2e
 def test_request_headers_are_bounded(
     fake_settings: Settings, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -330,6 +340,7 @@ def test_request_headers_are_bounded(
     print_figures(capsys, "header bound", {"32 MB header": f"400 in {seconds * 1000:.0f} ms"})
 
 
+@pytest.mark.e2e
 def test_metrics_can_require_the_admin_token(fake_settings: Settings) -> None:
     with live_app(api_settings(fake_settings, metrics_auth=True)) as (url, _):
         anonymous = httpx.get(f"{url}/metrics").status_code

@@ -27,7 +27,7 @@ from tests.support.reliability_support import (
     write_corpus,
 )
 
-pytestmark = [pytest.mark.integration, pytest.mark.slow]
+pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.e2e]
 
 DURATION = 60.0
 CONCURRENCY = 16

@@ -81,6 +81,7 @@ def ask(http: httpx.Client, n: int) -> tuple[float, str | None]:
     return seconds, None
 
 
+@pytest.mark.e2e
 @pytest.mark.slow
 @pytest.mark.integration
 def test_questions_are_answered_while_a_full_sync_runs(

@@ -15,6 +15,8 @@ import pytest
 
 from tests.support.api_support import TOKEN, Server, serving
 
+pytestmark = pytest.mark.e2e
+
 CHECKS = ",".join(
     [
         "not_a_server_error",

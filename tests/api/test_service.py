@@ -185,6 +185,7 @@ def test_one_structured_log_line_per_request_with_its_id(
     assert line["request_id"] == made.headers["x-request-id"]
 
 
+@pytest.mark.e2e
 def test_a_client_that_disconnects_stops_the_stream(
     fake_settings: Settings, corpus: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -225,6 +226,7 @@ def test_a_client_that_disconnects_stops_the_stream(
         assert registry.get_sample_value("newsdesk_answers_total", answered) == 1
 
 
+@pytest.mark.e2e
 def test_serve_refuses_to_watch_without_folders(tmp_path: Path) -> None:
     result = subprocess.run(
         [*newsdesk_command(), "serve", "--watch"],

@@ -78,6 +78,7 @@ def test_watch_makes_dropped_articles_answerable_and_removes_deleted_ones(
         )
 
 
+@pytest.mark.e2e
 @pytest.mark.integration
 def test_watching_survives_a_file_name_that_is_not_utf8(
     tmp_path: Path, corpus: Path, capsys: pytest.CaptureFixture[str]

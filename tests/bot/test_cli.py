@@ -68,6 +68,7 @@ def one_sentence(result: subprocess.CompletedProcess[str], code: int = 1) -> str
     return text[text.index("error: ") :]
 
 
+@pytest.mark.e2e
 def test_a_missing_token_exits_at_once_saying_what_to_set(tmp_path: Path) -> None:
     message = one_sentence(run_bot(tmp_path, bot_env()))
     assert message.startswith("error: DISCORD_TOKEN is not set:")
@@ -132,6 +133,7 @@ def refusing_discord() -> Iterator[tuple[str, list[tuple[str, str, str]]]]:
         yield s
 
 
+@pytest.mark.e2e
 def test_a_refused_token_exits_saying_what_to_do(
     tmp_path: Path, refusing_discord: tuple[str, list[tuple[str, str]]]
 ) -> None:
@@ -169,6 +171,7 @@ def not_in_the_guild(method: str, path: str) -> tuple[int, Any]:
     return logged_in(method, path)
 
 
+@pytest.mark.e2e
 def test_slash_commands_refused_for_a_guild_exit_saying_what_to_do(tmp_path: Path) -> None:
     with discord_stand_in(not_in_the_guild) as (base, seen):
         env = bot_env(
@@ -227,6 +230,7 @@ def test_the_message_content_intent_not_enabled_is_one_sentence(
         main.run()
 
 
+@pytest.mark.e2e
 def test_slash_commands_are_synced_when_changed_or_asked(
     bot_environment: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

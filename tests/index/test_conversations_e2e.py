@@ -16,7 +16,7 @@ from newsdesk.index.config import Settings
 from newsdesk.index.engine import Engine
 from tests.support.api_support import api_settings, serving
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.e2e]
 
 BRIDGE = "How much will the new harbour bridge cost?"
 FOLLOW_UP = "When is it expected to open?"

@@ -32,6 +32,7 @@ def engine(fake_settings: Settings) -> Engine:
     return Engine(settings)
 
 
+@pytest.mark.e2e
 def test_entries_appear_change_and_stay_after_leaving_the_feed(site: Site, engine: Engine) -> None:
     url = f"{site.base}/feed.xml"
     site.serve(
@@ -62,6 +63,7 @@ def test_entries_appear_change_and_stay_after_leaving_the_feed(site: Site, engin
     assert state.title == "Harbour News" and state.last_error is None and state.articles == 2
 
 
+@pytest.mark.e2e
 def test_a_teaser_entry_is_read_from_its_page(site: Site, engine: Engine) -> None:
     page = (
         "<html><head><title>Bridge</title></head><body><article><h1>Bridge</h1>"
@@ -79,6 +81,7 @@ def test_a_teaser_entry_is_read_from_its_page(site: Site, engine: Engine) -> Non
     assert "Sentence 29 of the report" in text
 
 
+@pytest.mark.e2e
 def test_a_single_page_url_is_one_article(site: Site, engine: Engine) -> None:
     site.serve(
         "/page.html", f"<html><body><article><p>{BODY}</p></article></body></html>", "text/html"
@@ -88,6 +91,7 @@ def test_a_single_page_url_is_one_article(site: Site, engine: Engine) -> None:
     assert f"{site.base}/page.html" in engine.texts([f"{site.base}/page.html"])
 
 
+@pytest.mark.e2e
 def test_duplicate_ids_and_missing_dates(site: Site, engine: Engine) -> None:
     site.serve(
         "/feed.xml",
@@ -115,6 +119,7 @@ def billion_laughs(levels: int = 9) -> str:
     )
 
 
+@pytest.mark.e2e
 def test_hostile_feeds_are_skipped_and_lose_nothing(
     site: Site, engine: Engine, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -170,6 +175,7 @@ def test_hostile_feeds_are_skipped_and_lose_nothing(
     )
 
 
+@pytest.mark.e2e
 def test_a_failed_page_keeps_the_feed_unvalidated_for_the_next_poll(
     site: Site, engine: Engine
 ) -> None:
@@ -189,6 +195,7 @@ def test_a_failed_page_keeps_the_feed_unvalidated_for_the_next_poll(
     assert engine.sync_urls([url]).added == 1
 
 
+@pytest.mark.e2e
 def test_articles_older_than_the_maximum_age_are_pruned(site: Site, engine: Engine) -> None:
     url = f"{site.base}/feed.xml"
     recent = format_datetime(datetime.now(UTC) - timedelta(days=2), usegmt=True)

@@ -44,6 +44,7 @@ def test_addresses_refused_by_kind(address: str, private_ok: bool, refused: bool
     assert (address_problem(address, private_ok) is not None) is refused
 
 
+@pytest.mark.e2e
 def test_a_conditional_get_sends_the_validators_and_reads_304(site: Site, fetcher: Fetcher) -> None:
     site.serve("/feed.xml", "<rss/>", "application/rss+xml")
     first = fetcher.get(f"{site.base}/feed.xml")
@@ -56,6 +57,7 @@ def test_a_conditional_get_sends_the_validators_and_reads_304(site: Site, fetche
     assert headers["user-agent"].startswith("Newsdesk/")
 
 
+@pytest.mark.e2e
 def test_5xx_is_retried_with_backoff_then_given_up(site: Site, fetcher: Fetcher) -> None:
     answers = iter([500, 503, 200])
 
@@ -70,6 +72,7 @@ def test_5xx_is_retried_with_backoff_then_given_up(site: Site, fetcher: Fetcher)
     assert site.paths().count("/down") == FAST.attempts
 
 
+@pytest.mark.e2e
 def test_a_slow_site_times_out(site: Site, fetcher: Fetcher) -> None:
     def slow(_: dict[str, str]) -> Reply:
         time.sleep(2.5)
@@ -82,6 +85,7 @@ def test_a_slow_site_times_out(site: Site, fetcher: Fetcher) -> None:
     assert time.monotonic() - started < 3 * FAST.attempts * FAST.timeout
 
 
+@pytest.mark.e2e
 def test_redirect_loops_and_chains_stop(site: Site, fetcher: Fetcher) -> None:
     site.routes["/a"] = lambda _: (302, {"Location": "/b"}, b"")
     site.routes["/b"] = lambda _: (302, {"Location": "/a"}, b"")
@@ -93,12 +97,14 @@ def test_redirect_loops_and_chains_stop(site: Site, fetcher: Fetcher) -> None:
         fetcher.get(f"{site.base}/r0")
 
 
+@pytest.mark.e2e
 def test_a_redirect_to_the_metadata_address_is_refused(site: Site, fetcher: Fetcher) -> None:
     site.routes["/meta"] = lambda _: (302, {"Location": "http://169.254.169.254/latest/"}, b"")
     with pytest.raises(FetchRefused, match="link-local or cloud metadata"):
         fetcher.get(f"{site.base}/meta")
 
 
+@pytest.mark.e2e
 def test_private_addresses_are_refused_by_default(site: Site) -> None:
     strict = Fetcher(FetchPolicy(timeout=1.0, host_delay=0))
     with pytest.raises(FetchRefused, match="NEWSDESK_FETCH_ALLOW_PRIVATE"):
@@ -111,6 +117,7 @@ def test_only_http_is_fetched(fetcher: Fetcher) -> None:
         fetcher.get("file:///etc/passwd")
 
 
+@pytest.mark.e2e
 @pytest.mark.parametrize("declared", [True, False])
 def test_a_huge_response_is_cut_off(site: Site, fetcher: Fetcher, declared: bool) -> None:
     body = b"x" * 50_000_000
@@ -120,6 +127,7 @@ def test_a_huge_response_is_cut_off(site: Site, fetcher: Fetcher, declared: bool
         fetcher.get(f"{site.base}/huge")
 
 
+@pytest.mark.e2e
 def test_robots_txt_is_obeyed(site: Site, fetcher: Fetcher) -> None:
     site.serve("/robots.txt", "User-agent: Newsdesk\nDisallow: /private/\n", "text/plain")
     site.serve("/private/feed.xml", "<rss/>", "application/rss+xml")

@@ -251,6 +251,7 @@ def engine(llm_settings: Settings, corpus: Path) -> Iterator[Engine]:
     engine.close()
 
 
+@pytest.mark.e2e
 def test_engine_uses_the_llm_answerer_with_the_same_answer_shape(
     engine: Engine, fake_settings: Settings, stand_in: StandIn
 ) -> None:
@@ -283,6 +284,7 @@ def test_engine_uses_the_llm_answerer_with_the_same_answer_shape(
     assert set(default_json["citations"][0]) == set(Citation.model_fields)
 
 
+@pytest.mark.e2e
 def test_the_prompt_fences_sources_and_says_to_ignore_instructions_in_them(
     engine: Engine, stand_in: StandIn
 ) -> None:
@@ -302,6 +304,7 @@ def test_the_prompt_fences_sources_and_says_to_ignore_instructions_in_them(
     assert tag not in stand_in.last_prompt().user  # a new tag for every request
 
 
+@pytest.mark.e2e
 def test_an_injection_in_an_article_stays_inside_its_fence(
     engine: Engine, stand_in: StandIn
 ) -> None:
@@ -331,6 +334,7 @@ def test_an_injection_in_an_article_stays_inside_its_fence(
         assert "Ignore previous" not in text and "admin mode" not in text
 
 
+@pytest.mark.e2e
 @pytest.mark.parametrize(
     ("reply", "expected"),
     [
@@ -372,6 +376,7 @@ def tidy_expected(text: str) -> str:
     return re.sub(r"\s+([.,;:!?])", r"\1", text)
 
 
+@pytest.mark.e2e
 def test_a_refusal_from_the_model_is_not_an_answer(engine: Engine, stand_in: StandIn) -> None:
     answer = engine.ask("Where do unicorns live near the harbour bridge?")
     assert stand_in.requests, "the model was asked"
@@ -382,6 +387,7 @@ def test_a_refusal_from_the_model_is_not_an_answer(engine: Engine, stand_in: Sta
     )
 
 
+@pytest.mark.e2e
 def test_streaming_yields_the_model_tokens_then_the_verified_answer(
     engine: Engine, stand_in: StandIn
 ) -> None:
@@ -397,6 +403,7 @@ def test_streaming_yields_the_model_tokens_then_the_verified_answer(
     assert "[9]" not in final.answer
 
 
+@pytest.mark.e2e
 def test_ollama_provider_goes_through_the_ollama_client(
     engine: Engine, stand_in: StandIn, llm_settings: Settings
 ) -> None:
@@ -414,6 +421,7 @@ def test_ollama_provider_goes_through_the_ollama_client(
     assert final == answer
 
 
+@pytest.mark.e2e
 def test_a_failing_model_server_is_a_clear_error(engine: Engine, stand_in: StandIn) -> None:
     stand_in.fail = True
     with pytest.raises(LLMUnavailable, match=re.escape("openai:stand-in at http://127.0.0.1")):
@@ -423,6 +431,7 @@ def test_a_failing_model_server_is_a_clear_error(engine: Engine, stand_in: Stand
 # ------------------------------------------------------------------ through the API
 
 
+@pytest.mark.e2e
 def test_post_ask_in_llm_mode_end_to_end(
     engine: Engine, llm_settings: Settings, stand_in: StandIn
 ) -> None:
@@ -471,6 +480,7 @@ def test_prompt_helpers_read_what_the_answerer_sends() -> None:
     assert f"URL: {CHIPS_URL}" in prompt.sources[2]
 
 
+@pytest.mark.e2e
 def test_a_follow_up_in_llm_mode_is_condensed_by_the_model(
     engine: Engine, llm_settings: Settings, stand_in: StandIn
 ) -> None:

@@ -33,7 +33,7 @@ from tests.support.reliability_support import (
     write_corpus,
 )
 
-pytestmark = [pytest.mark.integration, pytest.mark.slow]
+pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.e2e]
 
 DRIVER = Path(__file__).parents[1] / "support" / "crash_driver.py"
 START_TIMEOUT = 300.0

@@ -184,6 +184,7 @@ def build_folder(root: Path) -> tuple[Path, Path, dict[str, str], set[str], dict
     return folder, outside, tried, good, intact
 
 
+@pytest.mark.e2e
 @pytest.mark.slow
 def test_hostile_files_are_skipped_or_cleaned_never_followed(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]

@@ -47,6 +47,7 @@ def expected_chunk_ids(folder: Path, settings: Settings) -> set[str]:
     return ids
 
 
+@pytest.mark.e2e
 @pytest.mark.slow
 @pytest.mark.integration
 def test_a_second_writer_is_refused_while_the_first_finishes_intact(

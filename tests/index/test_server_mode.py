@@ -17,7 +17,8 @@ from newsdesk.index.errors import ArticleNotFound, ConfigError, StoreUnavailable
 from newsdesk.index.store import connect, server_url
 from tests.support.chroma_server import free_port
 
-pytestmark = pytest.mark.integration
+# The tests on a `chroma run` server are marked integration and e2e by their fixtures
+# (tests/conftest.py); the others need neither the real model nor a server.
 
 BRIDGE = "world/harbour-bridge.txt"
 BRIDGE_QUESTION = "How much will the new harbour bridge cost?"
@@ -147,6 +148,7 @@ def not_chroma() -> Iterator[str]:
         thread.join(timeout=10)
 
 
+@pytest.mark.e2e
 def test_a_server_that_is_not_chroma_is_a_clear_error(not_chroma: str, tmp_path: Path) -> None:
     with pytest.raises(StoreUnavailable, match="is it a Chroma server"):
         connect(server_settings(not_chroma, tmp_path, "newsdesk"))

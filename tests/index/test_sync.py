@@ -147,6 +147,7 @@ def _hold_lock(data_dir: str, ready, release) -> None:  # type: ignore[no-untype
         release.wait(30)
 
 
+@pytest.mark.e2e
 def test_second_writer_is_refused(fake_settings: Settings, corpus: Path) -> None:
     ctx = multiprocessing.get_context("spawn")
     ready, release = ctx.Event(), ctx.Event()

@@ -305,6 +305,7 @@ def stub() -> Iterator[tuple[int, dict[str, int]]]:
         thread.join(timeout=10)
 
 
+@pytest.mark.e2e
 def test_api_healthchecks_follow_health_and_ready(
     spec: dict[str, Any], stub: tuple[int, dict[str, int]]
 ) -> None:
@@ -380,6 +381,7 @@ def env_file(tmp_path: Path, text: str = "") -> Path:
     return path
 
 
+@pytest.mark.e2e
 def test_compose_up_needs_no_secrets(compose: list[str], tmp_path: Path) -> None:
     result = compose_config(compose, tmp_path, env_file(tmp_path))
     assert result.returncode == 0, result.stderr
@@ -393,6 +395,7 @@ def test_compose_up_needs_no_secrets(compose: list[str], tmp_path: Path) -> None
     assert articles["source"] == str(ROOT / "seeds") and articles["read_only"] is True
 
 
+@pytest.mark.e2e
 def test_compose_with_every_profile(compose: list[str], tmp_path: Path) -> None:
     env = env_file(tmp_path, "DISCORD_TOKEN=token-from-env\nARTICLES_DIR=/srv/news\n")
     result = compose_config(compose, tmp_path, env, "--profile", "bot", "--profile", "ollama")
@@ -405,11 +408,13 @@ def test_compose_with_every_profile(compose: list[str], tmp_path: Path) -> None:
     assert "/srv/news" in {v["source"] for v in services["api"]["volumes"]}
 
 
+@pytest.mark.e2e
 def test_compose_with_the_example_env(compose: list[str], tmp_path: Path) -> None:
     result = compose_config(compose, tmp_path, ENV_EXAMPLE, "--profile", "bot")
     assert result.returncode == 0, result.stderr
 
 
+@pytest.mark.e2e
 def test_compose_rejects_a_broken_file(
     compose: list[str], tmp_path: Path, spec: dict[str, Any]
 ) -> None:
@@ -443,6 +448,7 @@ def test_readme_replicas_are_readers(spec: dict[str, Any]) -> None:
     assert replica["deploy"]["replicas"] > 1
 
 
+@pytest.mark.e2e
 def test_compose_accepts_the_readme_override(compose: list[str], tmp_path: Path) -> None:
     override = tmp_path / "docker-compose.override.yml"
     override.write_text(readme_override())
@@ -472,6 +478,7 @@ def wait_until(check: Callable[[], bool], proc: subprocess.Popen[bytes], log: Pa
     raise AssertionError(f"gave up after {SERVE_TIMEOUT:.0f}s:\n{log_tail(log)}")
 
 
+@pytest.mark.e2e
 @pytest.mark.integration
 def test_the_api_service_runs_as_compose_configures_it(
     spec: dict[str, Any], chroma_server: str, corpus: Path, tmp_path: Path

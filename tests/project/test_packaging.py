@@ -9,6 +9,8 @@ import sys
 import tomllib
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -28,6 +30,7 @@ def test_every_folder_of_the_code_is_a_listed_package() -> None:
     assert set(setuptools["packages"]) == expected
 
 
+@pytest.mark.e2e
 def test_no_generic_top_level_names_outside_the_repository(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     probe = (
