@@ -1,4 +1,10 @@
-"""Shared fixtures: settings on temp dirs, the real bundled model loaded once per session."""
+"""Shared fixtures: settings on temp dirs, the real bundled model loaded once per session.
+
+Tests that use some of these fixtures are marked by them (`pytest_collection_modifyitems`
+below), so a new test cannot forget: `real_embedder` or `real_engine` → `integration` (the real
+bundled model), `chroma_server` → `e2e` (a `chroma run` subprocess). Every other mark is
+written on the test or its module (tests/README.md).
+"""
 
 from __future__ import annotations
 
@@ -12,7 +18,19 @@ from newsdesk.index.config import Settings
 from newsdesk.index.embeddings import TEST_MODEL
 
 FIXTURES = Path(__file__).parent / "fixtures"
-SHARED = Path(__file__).resolve().parents[2] / "shared"
+
+MARKED_BY_FIXTURE = {
+    "real_embedder": "integration",
+    "real_engine": "integration",
+    "chroma_server": "e2e",
+}
+"""A test that uses the fixture (directly or through another fixture) gets the marker."""
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        for fixture in MARKED_BY_FIXTURE.keys() & set(getattr(item, "fixturenames", ())):
+            item.add_marker(MARKED_BY_FIXTURE[fixture])
 
 
 @pytest.fixture
@@ -50,7 +68,7 @@ def chroma_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """URL of a real `chroma run` server on a free loopback port, shared by the session.
 
     Tests that use it pick their own `collection` so they do not see each other's data."""
-    from tests.chroma_server import running_chroma
+    from tests.support.chroma_server import running_chroma
 
     with running_chroma(tmp_path_factory.mktemp("chroma-server")) as url:
         yield url

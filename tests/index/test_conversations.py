@@ -1,0 +1,255 @@
+"""Conversations: the store (expiry, bounds, unknown ids), follow-up resolution, and the API."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from newsdesk.index.answer.models import Answer, Citation
+from newsdesk.index.config import Settings
+from newsdesk.index.conversation.followup import Resolution, Resolver, features
+from newsdesk.index.conversation.store import ConversationStore, Turn, new_id, valid_id
+from newsdesk.index.errors import ConversationNotFound
+from newsdesk.index.retrieval import ArticleHit
+from tests.support.api_support import api_settings, running_app
+
+DAY = 86_400.0
+BRIDGE = "How much will the new harbour bridge cost?"
+
+
+def turn(question: str, cited: str = "world/harbour-bridge.txt") -> Turn:
+    citation = Citation(
+        n=1,
+        article_id=cited,
+        title="Council approves new harbour bridge",
+        quote="The bridge will cost 84 million pounds.",
+        score=1.0,
+    )
+    return Turn.of(
+        question,
+        Answer(
+            question=question, answer="84 million pounds [1]", answered=True, citations=[citation]
+        ),
+    )
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> ConversationStore:
+    import chromadb
+
+    client = chromadb.PersistentClient(path=str(tmp_path / "chroma"))
+    return ConversationStore(client, "newsdesk", ttl_seconds=30 * DAY, max_turns=3)
+
+
+def test_ids_are_unguessable_and_checked() -> None:
+    ids = {new_id() for _ in range(100)}
+    assert len(ids) == 100 and all(len(i) >= 22 and valid_id(i) for i in ids)  # 128 bits
+    assert not valid_id("") and not valid_id("a/b") and not valid_id("x" * 65)
+
+
+def test_turns_come_back_in_order_with_their_citations(store: ConversationStore) -> None:
+    cid = new_id()
+    store.append(cid, turn(BRIDGE), now=1000.0)
+    store.append(cid, turn("When will it open?"), now=1001.0)
+    turns = store.turns(cid, now=1002.0)
+    assert [t.question for t in turns] == [BRIDGE, "When will it open?"]
+    assert turns[0].citations[0].article_id == "world/harbour-bridge.txt"
+    assert turns[1].time == 1001.0
+
+
+def test_a_conversation_expires_after_its_last_turn(store: ConversationStore) -> None:
+    cid, other = new_id(), new_id()
+    store.append(cid, turn(BRIDGE), now=0.0)
+    store.append(cid, turn("When will it open?"), now=20 * DAY)
+    assert len(store.turns(cid, now=49 * DAY)) == 2  # 29 days after its last turn
+    store.append(other, turn(BRIDGE), now=0.0)
+    assert store.purge(now=31 * DAY) == 1  # `other` went; `cid` keeps even its old turn
+    with pytest.raises(ConversationNotFound):
+        store.turns(other, now=31 * DAY)
+    with pytest.raises(ConversationNotFound, match="ask without a conversation id"):
+        store.turns(cid, now=51 * DAY)
+    assert store.records.count() == 0  # the expired turns are gone, not only hidden
+
+
+def test_a_conversation_keeps_its_latest_turns(store: ConversationStore) -> None:
+    cid = new_id()
+    for i in range(5):
+        store.append(cid, turn(f"question {i}"), now=float(i))
+    assert [t.question for t in store.turns(cid, now=5.0)] == [f"question {i}" for i in (2, 3, 4)]
+
+
+def test_a_conversation_read_with_its_count_of_turns_is_still_bounded(
+    store: ConversationStore,
+) -> None:
+    cid = new_id()
+    for i in range(5):  # as Conversations.ask appends: with the count it read before
+        store.append(cid, turn(f"question {i}"), now=float(i), earlier=min(i, store.max_turns))
+    assert [t.question for t in store.turns(cid, now=5.0)] == [f"question {i}" for i in (2, 3, 4)]
+
+
+def test_expired_conversations_are_purged_once_an_hour_not_at_every_ask(
+    store: ConversationStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    purges: list[float | None] = []
+    monkeypatch.setattr(store, "purge", lambda now=None: purges.append(now) or 0)
+    clock = iter([1000.0, 1001.0, 1000.0 + 3599.0, 1000.0 + 3600.0])
+    monkeypatch.setattr("newsdesk.index.conversation.store.time.time", lambda: next(clock))
+    for _ in range(4):
+        store.purge_now_and_then()
+    assert purges == [1000.0, 4600.0]
+
+
+def test_unknown_and_malformed_ids_are_not_found_and_delete_is_exact(
+    store: ConversationStore,
+) -> None:
+    kept, gone = new_id(), new_id()
+    store.append(kept, turn(BRIDGE))
+    store.append(gone, turn(BRIDGE))
+    for bad in (new_id(), "../../etc", "x" * 500, kept[:-1]):
+        with pytest.raises(ConversationNotFound):
+            store.turns(bad)
+        with pytest.raises(ConversationNotFound):
+            store.delete(bad)
+    store.delete(gone)
+    with pytest.raises(ConversationNotFound):
+        store.turns(gone)
+    assert len(store.turns(kept)) == 1
+
+
+def test_the_store_outlives_its_client(tmp_path: Path) -> None:
+    import chromadb
+
+    cid = new_id()
+    path = str(tmp_path / "chroma")
+    ConversationStore(chromadb.PersistentClient(path=path), "nd", DAY, 10).append(cid, turn(BRIDGE))
+    chromadb.api.client.SharedSystemClient.clear_system_cache()  # as a new process would
+    again = ConversationStore(chromadb.PersistentClient(path=path), "nd", DAY, 10)
+    assert again.turns(cid)[0].question == BRIDGE
+
+
+# --------------------------------------------------------------------------- resolving
+
+
+def test_features_see_reference_names_and_length() -> None:
+    follow = features("Why did he resign?", 0.3, 0.5, 0.0)
+    alone = features("Why did Finance Minister Ana Ruiz resign from her post in May?", 0.3, 0.5, 0)
+    assert follow["refers"] == 1.0 and alone["refers"] == 0.0  # `her` refers to Ana Ruiz
+    assert alone["names"] > follow["names"] == 0.0
+    assert alone["log_words"] > follow["log_words"]
+
+
+def test_rerank_puts_the_conversations_articles_first_and_keeps_the_rest() -> None:
+    hits = [ArticleHit(a, 1.0) for a in ("a", "b", "c", "d")]
+    hits[3].copies = ["old"]
+    resolution = Resolution("q", "q (t)", True, 0.9, favoured=["c", "old"])
+    assert [h.article_id for h in resolution.rerank(hits)] == ["c", "d", "a", "b"]
+
+
+@pytest.fixture
+def real_resolver(real_engine: Any, corpus: Path) -> Resolver:
+    real_engine.sync([corpus])
+    return Resolver(real_engine)
+
+
+def test_a_follow_up_is_searched_with_the_conversations_subject(real_resolver: Resolver) -> None:
+    earlier = [turn(BRIDGE)]
+    for question in ("When will it open?", "Who approved it?", "And how long was the debate?"):
+        resolution = real_resolver.resolve(question, earlier)
+        assert resolution.follow_up, question
+        assert resolution.searched == f"{question} (Council approves new harbour bridge)"
+        assert resolution.favoured == ["world/harbour-bridge.txt"]
+
+
+def test_a_question_that_stands_alone_is_left_alone(real_resolver: Resolver) -> None:
+    earlier = [turn(BRIDGE)]
+    for question in (
+        "Where will Voltra make its 2nm chip?",
+        "Which two Nigerian banks have agreed to merge to create the largest bank in Africa?",
+    ):
+        resolution = real_resolver.resolve(question, earlier)
+        assert not resolution.follow_up and resolution.searched == question
+        assert resolution.rerank([ArticleHit("x", 1.0)])[0].article_id == "x"
+    assert real_resolver.resolve(BRIDGE, []).searched == BRIDGE
+
+
+# --------------------------------------------------------------------------- API
+
+
+@pytest.fixture
+def client(real_engine: Any, corpus: Path) -> Iterator[TestClient]:
+    real_engine.sync([corpus])
+    settings = api_settings(real_engine.settings)
+    from newsdesk.api.app import create_app
+
+    with TestClient(create_app(settings, engine=real_engine)) as client:
+        yield client
+
+
+def test_a_follow_up_over_the_api(client: TestClient) -> None:
+    first = client.post("/ask", json={"question": BRIDGE}).json()
+    cid = first["conversation_id"]
+    assert len(cid) >= 22 and first["searched"] == BRIDGE and "84 million" in first["answer"]
+    follow = client.post(
+        "/ask", json={"question": "When is it expected to open?", "conversation_id": cid}
+    )
+    assert follow.status_code == 200, follow.text
+    body = follow.json()
+    assert body["conversation_id"] == cid
+    assert body["searched"] != body["question"] == "When is it expected to open?"
+    assert "2027" in body["answer"]
+    assert body["citations"][0]["article_id"].endswith("harbour-bridge.txt")
+    shown = client.get(f"/conversations/{cid}").json()
+    assert shown["id"] == cid
+    assert [t["question"] for t in shown["turns"]] == [BRIDGE, "When is it expected to open?"]
+    assert shown["turns"][1]["searched"] == body["searched"]
+    assert set(shown["turns"][0]) == {
+        "question",
+        "searched",
+        "answer",
+        "answered",
+        "citations",
+        "time",
+    }
+    assert client.delete(f"/conversations/{cid}").status_code == 204
+    assert client.get(f"/conversations/{cid}").status_code == 404
+
+
+def test_unknown_conversations_are_404_with_the_error_shape(client: TestClient) -> None:
+    unknown = new_id()
+    for response in (
+        client.post("/ask", json={"question": BRIDGE, "conversation_id": unknown}),
+        client.post("/ask/stream", json={"question": BRIDGE, "conversation_id": unknown}),
+        client.get(f"/conversations/{unknown}"),
+        client.delete(f"/conversations/{unknown}"),
+    ):
+        assert response.status_code == 404
+        body = response.json()
+        assert body["error"] == "not_found" and "ask without a conversation id" in body["detail"]
+    refused = client.post("/ask", json={"question": BRIDGE, "conversation_id": "x" * 65})
+    assert refused.status_code == 422
+
+
+def test_the_stream_continues_a_conversation(client: TestClient) -> None:
+    from tests.api.test_ask import sse_events
+
+    cid = client.post("/ask", json={"question": BRIDGE}).json()["conversation_id"]
+    events = sse_events(
+        client.post(
+            "/ask/stream", json={"question": "When is it expected to open?", "conversation_id": cid}
+        ).text
+    )
+    done = events[-1][1]
+    assert events[-1][0] == "done" and done["conversation_id"] == cid  # type: ignore[index]
+    assert "2027" in "".join(d["text"] for k, d in events if k == "answer")  # type: ignore[index]
+    assert len(client.get(f"/conversations/{cid}").json()["turns"]) == 2
+
+
+def test_settings_bound_conversations(fake_settings: Settings) -> None:
+    assert fake_settings.conversation_ttl_days == 30 and fake_settings.conversation_max_turns >= 2
+    with pytest.raises(ValueError):
+        Settings(conversation_max_turns=1, _env_file=None)
+    _ = running_app  # the API helpers are shared with the other API tests
