@@ -1,22 +1,14 @@
-"""Hybrid retrieval: dense (Chroma through LlamaIndex) and BM25 chunks, fused per article."""
+"""Hybrid retrieval: dense (Chroma) and BM25 chunks fused per article, a LlamaIndex retriever."""
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from typing import Any
 
-from llama_index.core import VectorStoreIndex
 from llama_index.core.embeddings import BaseEmbedding
 from llama_index.core.retrievers import BaseRetriever
 from llama_index.core.schema import NodeWithScore, QueryBundle, TextNode
-from llama_index.core.vector_stores import (
-    FilterCondition,
-    FilterOperator,
-    MetadataFilter,
-    MetadataFilters,
-)
 
 from newsdesk.index.chunking import published_ts
 from newsdesk.index.lexical import KeywordIndexCache
@@ -39,22 +31,20 @@ class Filters:
     def __bool__(self) -> bool:
         return bool(self.source or self.since or self.until)
 
-    def to_llama(self) -> MetadataFilters | None:
-        """The same restriction as LlamaIndex metadata filters (for the vector store)."""
-        items: list[MetadataFilter] = []
+    def to_where(self) -> dict[str, Any] | None:
+        """The same restriction as a Chroma `where` filter (for the vector store)."""
+        items: list[dict[str, Any]] = []
         if self.source:
-            items.append(MetadataFilter(key="source", value=self.source))
+            items.append({"source": {"$eq": self.source}})
         if self.since:
             start = published_ts(datetime.combine(self.since, time.min).isoformat())
-            items.append(
-                MetadataFilter(key="published_ts", value=start, operator=FilterOperator.GTE)
-            )
+            items.append({"published_ts": {"$gte": start}})
         if self.until:
             end = published_ts(datetime.combine(self.until, time.max).isoformat())
-            items.append(MetadataFilter(key="published_ts", value=end, operator=FilterOperator.LTE))
-        if not items:
-            return None
-        return MetadataFilters(filters=items, condition=FilterCondition.AND)
+            items.append({"published_ts": {"$lte": end}})
+        if len(items) > 1:
+            return {"$and": items}
+        return items[0] if items else None
 
     def admits(self, metadata: dict[str, Any]) -> bool:
         """Whether a chunk with this metadata passes the filters."""
@@ -139,7 +129,8 @@ class HybridRetriever(BaseRetriever):
     reciprocal ranks: bench/ENGINE.md). `retrieve()` returns the chunks of the `articles` best
     articles (an article ranks by its best chunk), best first, as ScoredChunk nodes.
 
-    Chunks only BM25 found are read from the store for those articles alone."""
+    Dense chunks are Chroma's nearest, scored by cosine similarity (1 - Chroma's cosine
+    distance); chunks only BM25 found are read from the store for those articles alone."""
 
     def __init__(
         self,
@@ -148,7 +139,6 @@ class HybridRetriever(BaseRetriever):
         keywords: KeywordIndexCache,
         articles: int = 5,
         filters: Filters | None = None,
-        vector_index: VectorStoreIndex | None = None,
     ) -> None:
         super().__init__()
         self.store = store
@@ -156,16 +146,11 @@ class HybridRetriever(BaseRetriever):
         self.keywords = keywords
         self.articles = articles
         self.filters = filters or Filters()
-        self.vector_index = vector_index or VectorStoreIndex.from_vector_store(
-            store.vector_store, embed_model=embedder
-        )
 
     def configured(self, articles: int, filters: Filters | None = None) -> HybridRetriever:
         """The same retriever for another number of articles and filters (cheap: it shares
-        the store, the keyword index and the vector index)."""
-        return HybridRetriever(
-            self.store, self.embedder, self.keywords, articles, filters, self.vector_index
-        )
+        the store and the keyword index)."""
+        return HybridRetriever(self.store, self.embedder, self.keywords, articles, filters)
 
     def _retrieve(self, query_bundle: QueryBundle) -> list[NodeWithScore]:
         chunks = [c for article in self._best_articles(self._fuse(query_bundle)) for c in article]
@@ -200,15 +185,11 @@ class HybridRetriever(BaseRetriever):
         filters = self.filters
         if query.embedding is None:
             query.embedding = self.embedder.get_query_embedding(query.query_str)
-        dense_retriever = self.vector_index.as_retriever(
-            similarity_top_k=CANDIDATES, filters=filters.to_llama()
-        )
         hits: dict[str, ChunkHit] = {}
-        for found in dense_retriever.retrieve(query):
-            node = found.node
-            similarity = 1.0 + math.log(max(found.score or 1e-9, 1e-9))
-            hit = ChunkHit(node.node_id, node.get_content(), dict(node.metadata), dense=similarity)
-            hits[hit.chunk_id] = hit
+        for cid, text, metadata, similarity in self.store.nearest(
+            query.embedding, CANDIDATES, filters.to_where()
+        ):
+            hits[cid] = ChunkHit(cid, text, metadata, dense=similarity)
         dense_found = list(hits.values())
         # Without filters every BM25 hit counts, so only the first CANDIDATES can be ranked.
         keyword_hits = self.keywords.get().search(

@@ -30,10 +30,6 @@ API_ORIGIN = "api"
 """Origin of articles sent one by one (POST /articles); never removed by a folder sync."""
 BATCH_CHUNKS = 512
 """Chunks embedded and written together: bigger batches embed faster, smaller lose less."""
-LAYOUT = 3
-"""What an indexed article consists of (3: chunks with their text in the node JSON, a record,
-and the full text with sentence vectors). An article recorded with another layout is redone
-by the next sync even when its text is unchanged."""
 
 Progress = Callable[[int, int], None]
 """Called with (articles done, articles to embed) while a sync works."""
@@ -193,10 +189,8 @@ class Indexer:
         between may have added chunks of new articles without recording them; were their files
         gone by the next sync, nothing would remove those chunks, so they go now (an article
         still in its source is redone anyway: it has no record). Then the generation is bumped,
-        so no keyword index saved before the crash is trusted. The ledger is made to agree
-        with the records whenever their counts differ (also: an index from before the ledger).
+        so no keyword index saved before the crash is trusted.
         """
-        self.store.reconcile_ledger()
         if not self.store.write_interrupted():
             return
         orphans = self.store.chunk_article_ids() - set(self.store.records())
@@ -309,10 +303,8 @@ def batched_by_chunks(items: Iterable[Prepared], size: int) -> Iterable[list[Pre
 
 
 def current(previous: Entry | None, article: Article) -> bool:
-    """Whether an article's ledger entry shows it indexed as it is now, in the current layout."""
-    return bool(
-        previous and previous.content_hash == article.content_hash and previous.layout == LAYOUT
-    )
+    """Whether an article's entry shows it indexed as it is now."""
+    return bool(previous and previous.content_hash == article.content_hash)
 
 
 def record(article: Article, origin: str, n_chunks: int) -> dict[str, Any]:
@@ -326,7 +318,6 @@ def record(article: Article, origin: str, n_chunks: int) -> dict[str, Any]:
         "origin": origin,
         "content_hash": article.content_hash,
         "n_chunks": n_chunks,
-        "layout": LAYOUT,
         "extra": extra_json(article.extra),
         "indexed_at": datetime.now(UTC).isoformat(timespec="seconds"),
     }

@@ -22,8 +22,6 @@ from newsdesk.index.sentence_vectors import (
     pool_spans,
     unit,
 )
-from newsdesk.index.store import PLACEHOLDER_VECTOR
-from newsdesk.index.sync import LAYOUT
 
 LONG = " ".join(
     f"Sentence {i} tells how the harbour of town {i} rebuilt its pier after the storm."
@@ -86,32 +84,16 @@ def test_embed_articles_gives_every_sentence_a_vector() -> None:
         assert np.allclose(np.linalg.norm(result.vectors, axis=1), 1.0, atol=1e-5)
 
 
-def test_sync_stores_sentence_vectors_and_upgrades_old_layouts(fake_settings: Settings) -> None:
+def test_sync_stores_sentence_vectors(fake_settings: Settings) -> None:
     engine = Engine(fake_settings)
     article = Article(id="pier", title="Towns rebuild their piers", text=LONG)
     engine.upsert(article)
     stored = engine._store.sentence_vectors(["pier"])["pier"]
     assert len(stored.spans) == len(split_sentences(LONG))
+    assert engine.texts(["pier"]) == {"pier": LONG}
     engine.delete("pier")
     assert engine._store.sentence_vectors(["pier"]) == {}
-
-    engine.upsert(article)
-    record = engine._store.records_by_id(["pier"])["pier"]
-    assert record["layout"] == LAYOUT
-    # As an index from before sentence vectors (text kept as the record's document) and
-    # from before the ledger (made from the records on the next write):
-    engine._store.articles.update(
-        ids=["pier"],
-        metadatas=[{**record, "layout": 1}],
-        documents=[LONG],
-        embeddings=[PLACEHOLDER_VECTOR],
-    )
-    engine._store.sentences.delete(ids=["pier"])
-    engine._store.ledger.delete(ids=["pier"])
-    assert engine.texts(["pier"]) == {"pier": LONG}
-    assert engine.upsert(article).updated == 1  # same text, old layout: redone
-    assert "pier" in engine._store.sentence_vectors(["pier"])
-    assert engine._store.sentences.get(ids=["pier"])["metadatas"][0]["text"] == LONG
+    assert engine.texts(["pier"]) == {}
 
 
 @pytest.mark.integration

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 import uuid
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -14,7 +15,7 @@ from llama_index.core.embeddings import BaseEmbedding
 from newsdesk.index.config import Settings
 from newsdesk.index.engine import Engine
 from newsdesk.index.errors import ArticleNotFound, ConfigError, StoreUnavailable
-from newsdesk.index.store import connect, server_url
+from newsdesk.index.store import Bounded, connect, server_url
 from tests.support.chroma_server import free_port
 
 # The tests on a `chroma run` server are marked integration and e2e by their fixtures
@@ -152,6 +153,55 @@ def not_chroma() -> Iterator[str]:
 def test_a_server_that_is_not_chroma_is_a_clear_error(not_chroma: str, tmp_path: Path) -> None:
     with pytest.raises(StoreUnavailable, match="is it a Chroma server"):
         connect(server_settings(not_chroma, tmp_path, "newsdesk"))
+
+
+class Silent(BaseHTTPRequestHandler):
+    """A Chroma server that stops answering: its heartbeat answers, nothing else does."""
+
+    def do_GET(self) -> None:
+        if self.path.endswith("/heartbeat"):
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.end_headers()
+            self.wfile.write(b'{"nanosecond heartbeat": 1}')
+            return
+        time.sleep(5)  # past the client's timeout; the test's server shuts down after it
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+@pytest.mark.e2e
+def test_a_server_that_stops_answering_is_unavailable_within_the_timeout(
+    tmp_path: Path,
+) -> None:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Silent)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_address[1]}"
+    settings = server_settings(url, tmp_path, "newsdesk").model_copy(update={"chroma_timeout": 0.5})
+    started = time.monotonic()
+    try:
+        with pytest.raises(StoreUnavailable, match=r"did not answer within 0\.5 s"):
+            connect(settings)
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert time.monotonic() - started < 3
+
+
+def test_bounded_calls_give_up_and_cap_the_calls_left_waiting() -> None:
+    release = threading.Event()
+    slow = Bounded(release, 0.2, threading.Semaphore(1))
+    with pytest.raises(StoreUnavailable, match=r"did not answer within 0\.2 s"):
+        slow.wait(10)  # its thread keeps the only slot until `release` is set
+    with pytest.raises(StoreUnavailable, match=r"has not answered for 0\.2 s"):
+        slow.is_set()
+    release.set()
+    time.sleep(0.1)
+    assert slow.is_set() is True  # the slot is back; results and attributes pass through
+    with pytest.raises(TypeError):
+        slow.wait(1, 2)  # the call's own error reaches the caller
 
 
 @pytest.mark.parametrize(

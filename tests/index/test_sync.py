@@ -11,8 +11,8 @@ from newsdesk.index import embeddings
 from newsdesk.index.articles import Article
 from newsdesk.index.config import Settings
 from newsdesk.index.engine import Engine
-from newsdesk.index.errors import ArticleNotFound, IndexLocked, ModelMismatch
-from newsdesk.index.sync import LAYOUT
+from newsdesk.index.errors import ArticleNotFound, ConfigError, IndexLocked, ModelMismatch
+from newsdesk.index.store import LAYOUT
 
 
 def counts(report) -> tuple[int, int, int, int, int]:  # type: ignore[no-untyped-def]
@@ -88,19 +88,38 @@ def test_sources_are_independent(fake_settings: Settings, corpus: Path, tmp_path
     assert engine.counts()["articles"] == 6  # the corpus source is untouched
 
 
-def test_ledger_is_rebuilt_from_the_records(fake_settings: Settings, corpus: Path) -> None:
-    """An index from before the ledger (or with entries a dead writer left behind) gets its
-    ledger from the records on the next sync, and nothing is embedded again."""
+def test_an_index_of_an_older_layout_is_refused(fake_settings: Settings, corpus: Path) -> None:
+    """An index of layout 3 or before (no layout in the chunk collection, one in each record) is
+    not read: opening it says which layout it has and that a re-ingest is the upgrade."""
     engine = Engine(fake_settings)
     engine.sync([corpus])
-    want = engine._store.entries()
-    assert len(want) == 6 and all(e.n_chunks > 0 and e.layout == LAYOUT for e in want.values())
-    engine._store.ledger.delete(ids=list(want))
-    engine._store.put_ledger({"ghost.txt": want[next(iter(want))]})  # no record, no chunks
+    metadata = dict(engine._store.chunks.metadata)
+    assert metadata["layout"] == LAYOUT
+    del metadata["layout"]
+    engine._store.chunks.modify(metadata={**metadata, "schema": 1})
+    records = engine._store.records()
+    engine._store.articles.upsert(
+        ids=list(records), metadatas=[{"layout": 2}] * len(records), embeddings=[[1.0]] * 6
+    )
+    with pytest.raises(ConfigError) as refused:
+        Engine(fake_settings)
+    message = str(refused.value)
+    assert message.startswith("this index was built by an older Newsdesk (layout 2); re-ingest")
+    assert "NEWSDESK_DATA_DIR / NEWSDESK_COLLECTION" in message
+    assert str(fake_settings.data_dir / "chroma") in message
 
-    report = engine.sync([corpus])
-    assert counts(report) == (0, 0, 0, 6, 4)
-    assert engine._store.entries() == want
+
+def test_records_keep_their_fields(fake_settings: Settings, corpus: Path) -> None:
+    """Records are packed into three Chroma keys and read back whole."""
+    engine = Engine(fake_settings)
+    engine.sync([corpus])
+    records = engine._store.records()
+    assert len(records) == 6
+    for article_id, record in records.items():
+        assert record["n_chunks"] > 0 and record["content_hash"] and record["title"]
+        assert engine._store.entry(article_id).n_chunks == record["n_chunks"]  # type: ignore[union-attr]
+    raw = engine._store.articles.get(limit=1, include=["metadatas"])["metadatas"][0]
+    assert set(raw) == {"origin", "source", "record"}
 
 
 def test_same_id_in_two_sources_is_skipped(fake_settings: Settings, tmp_path: Path) -> None:

@@ -11,8 +11,7 @@ status: -9 when it was killed, 0 after a full sync, 3 when the kill point was ne
 KILL is `none`, `<point>:<n>` to die as the n-th call of <point> begins, or
 `<point>:<n>:during` to die a few milliseconds into that call. Points: embed (the embedding
 model's batch call), delete_chunks, add (chunks into Chroma), put_texts, put_records,
-delete_records, ledger / ledger_delete (the sync ledger's entries), bump (the generation
-counter), keyword_save. The product code has no test
+delete_records, bump (the generation counter), keyword_save. The product code has no test
 hooks: the child wraps those functions from outside.
 """
 
@@ -83,8 +82,6 @@ def run(embedder: Any, data_dir: Path, source: Path, kill: str) -> int:
             "put_texts": (Store, "put_texts"),
             "put_records": (Store, "put_records"),
             "delete_records": (Store, "delete_records"),
-            "ledger": (Store, "put_ledger"),
-            "ledger_delete": (Store, "delete_ledger"),
             "bump": (Store, "bump_generation"),
             "keyword_save": (KeywordIndex, "save"),
         }
