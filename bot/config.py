@@ -35,6 +35,13 @@ class BotSettings(BaseSettings):
     ask_cooldown_seconds: float = Field(
         10.0, ge=0, le=3600, description="Per-user wait between questions; 0 turns it off."
     )
+    exit_delay_seconds: float = Field(
+        0.0,
+        ge=0,
+        le=3600,
+        description="After a failure at start-up, wait this long before exiting, so that a "
+        "supervisor's restarts come no faster (compose sets 60).",
+    )
     api_timeout_seconds: float = Field(
         60.0, gt=0, le=600, description="How long the bot waits for one API answer."
     )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -357,9 +358,19 @@ def run_bot(
 ) -> None:
     """Run the Discord bot (DISCORD_TOKEN). It asks the API at NEWSDESK_API_URL, or serves
     the API in-process when that is unset."""
+    from newsdesk.bot.config import BotSettings
     from newsdesk.bot.main import run
 
-    run(sync=sync)
+    try:
+        run(sync=sync)
+    except NewsdeskError as exc:
+        wait = BotSettings().exit_delay_seconds
+        if not wait:
+            raise
+        err.print(f"[red]error:[/] {exc}", highlight=False)
+        err.print(f"Exiting in {wait:g} s (NEWSDESK_EXIT_DELAY_SECONDS).", highlight=False)
+        time.sleep(wait)  # SIGTERM ends it at once; Ctrl-C too
+        raise SystemExit(exc.exit_code) from None
 
 
 def main() -> None:

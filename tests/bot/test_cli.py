@@ -197,6 +197,27 @@ def test_slash_commands_refused_for_a_guild_exit_saying_what_to_do(tmp_path: Pat
     ]
 
 
+@pytest.mark.e2e
+def test_a_failed_start_waits_the_exit_delay_so_restarts_are_spaced(tmp_path: Path) -> None:
+    """Under compose (NEWSDESK_EXIT_DELAY_SECONDS=60) Docker's restarts come once a minute at
+    most: the same refusal, with a 2 s delay, says why at once and exits 78 after the delay."""
+    with discord_stand_in(not_in_the_guild) as (base, _):
+        env = bot_env(
+            DISCORD_TOKEN="token",
+            NEWSDESK_DISCORD_GUILD_ID=str(GUILD_ID),
+            NEWSDESK_API_URL="http://127.0.0.1:9",
+            NEWSDESK_EXIT_DELAY_SECONDS="2",
+            PYTHONPATH=pointed_at(tmp_path, base),
+        )
+        started = time.monotonic()
+        result = run_bot(tmp_path, env)
+        took = time.monotonic() - started
+    message = one_sentence(result, DiscordRefused.exit_code)
+    assert message.startswith(f"error: Discord refused the slash commands for guild {GUILD_ID}")
+    assert "Exiting in 2 s (NEWSDESK_EXIT_DELAY_SECONDS)." in message
+    assert took >= 2, took
+
+
 @pytest.fixture
 def bot_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A working directory without `.env`, and no Discord or Newsdesk variables."""

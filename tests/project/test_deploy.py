@@ -168,7 +168,9 @@ def test_bot_uses_the_api_image_and_its_token_from_env(spec: dict[str, Any]) -> 
 
 def test_a_bot_discord_refuses_is_not_restarted_forever(spec: dict[str, Any]) -> None:
     """A refused set-up fails at every start (and re-syncs the commands): a few retries only."""
-    assert service(spec, "bot")["restart"] == "on-failure:5"
+    bot = service(spec, "bot")
+    assert bot["restart"] == "on-failure:5"
+    assert float(bot["environment"]["NEWSDESK_EXIT_DELAY_SECONDS"]) >= 60  # once a minute at most
 
 
 def test_profiled_services_have_no_required_variables(spec: dict[str, Any]) -> None:
