@@ -203,11 +203,25 @@ class Evaluator:
         started = time.perf_counter()
         self.engine.as_retriever().retrieve(" ".join(q.question.split()))
         retrieval = time.perf_counter() - started
+        return self.outcome(q.id, q, unanswerable, answer, confidence, seconds, retrieval)
+
+    def outcome(
+        self,
+        outcome_id: str,
+        q: Question,
+        unanswerable: bool,
+        answer: Answer,
+        confidence: float | None,
+        seconds: float,
+        retrieval: float = 0.0,
+    ) -> Outcome:
+        """How `answer` to `q` scores: the rank of its gold article among the citations and
+        whether the answer holds one of the answer strings."""
         rank = self.rank(answer, q.article) if q.article else None
         text = answer.answer.lower()
         correct = answer.answered and any(a.lower() in text for a in q.answers)
         return Outcome(
-            q.id,
+            outcome_id,
             q.question,
             unanswerable,
             answer.answered,

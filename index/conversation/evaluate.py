@@ -67,21 +67,7 @@ def run_conversations(
             answer, confidence = conversations.assess(q.question, earlier)
             seconds = time.perf_counter() - started
             earlier.append(Turn.of(q.question, answer))
-            rank = evaluator.rank(answer, q.article) if q.article else None
-            text = answer.answer.lower()
-            correct = answer.answered and any(a.lower() in text for a in q.answers)
-            outcome = Outcome(
-                item.id,
-                q.question,
-                unanswerable,
-                answer.answered,
-                answer.answer,
-                rank,
-                correct,
-                confidence,
-                seconds,
-                0.0,
-            )
+            outcome = evaluator.outcome(item.id, q, unanswerable, answer, confidence, seconds)
             outcomes.append(TurnOutcome(outcome, position, answer.question))
             if progress:
                 progress(len(outcomes), total)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -13,7 +14,7 @@ from newsdesk.index.answer.models import Answer, Citation
 from newsdesk.index.config import Settings
 from newsdesk.index.conversation.followup import Resolution, Resolver, features
 from newsdesk.index.conversation.store import ConversationStore, Turn, new_id, valid_id
-from newsdesk.index.errors import ConversationNotFound
+from newsdesk.index.errors import ConversationNotFound, NewsdeskError
 from newsdesk.index.retrieval import ArticleHit
 from tests.support.api_support import api_settings, running_app
 
@@ -253,3 +254,34 @@ def test_settings_bound_conversations(fake_settings: Settings) -> None:
     with pytest.raises(ValueError):
         Settings(conversation_max_turns=1, _env_file=None)
     _ = running_app  # the API helpers are shared with the other API tests
+
+
+def test_eval_conversations_scores_each_turn_within_its_conversation(
+    fake_settings: Settings, corpus: Path, tmp_path: Path
+) -> None:
+    from newsdesk.index.conversation.evaluate import load_conversations, run_conversations
+    from newsdesk.index.conversation.service import Conversations
+    from newsdesk.index.engine import Engine
+
+    engine = Engine(fake_settings)
+    engine.sync([corpus])
+    bridge = "world/harbour-bridge.txt"
+    turns = [
+        {"question": BRIDGE, "article": bridge, "answers": ["84 million pounds"]},
+        {"question": "When is it expected to open?", "article": bridge, "answers": ["2027"]},
+        {"question": "Which unicorn opened it?", "answers": [], "unanswerable": True},
+    ]
+    path = tmp_path / "conversations.jsonl"
+    path.write_text(json.dumps({"id": "c1", "turns": turns}) + "\n\n", encoding="utf-8")
+    (conversation,) = load_conversations(path)
+    outcomes = run_conversations(Conversations(engine), [conversation])
+    engine.close()
+    assert [o.position for o in outcomes] == [0, 1, 2]
+    assert {o.outcome.id for o in outcomes} == {"c1"}  # one half for the whole conversation
+    first, follow_up, last = (o.outcome for o in outcomes)
+    assert first.rank == 1 and first.correct and outcomes[0].searched == BRIDGE
+    assert follow_up.question == "When is it expected to open?" and not follow_up.unanswerable
+    assert last.unanswerable and not last.correct
+    path.write_text('{"id": "c2", "turns": [{"answers": []}]}\n', encoding="utf-8")
+    with pytest.raises(NewsdeskError, match=r":1 is not a conversation object"):
+        load_conversations(path)
