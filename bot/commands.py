@@ -6,9 +6,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import date
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 import discord
 from discord import app_commands
@@ -17,6 +17,8 @@ from newsdesk.bot import render
 from newsdesk.bot.api_client import MAX_QUESTION_CHARS, BackendError, GuildSettings, Job
 from newsdesk.bot.respond import NO_MENTIONS, say
 from newsdesk.bot.views import missing_thread_permissions
+
+T = TypeVar("T")
 
 if TYPE_CHECKING:
     from newsdesk.bot.host import Host
@@ -153,18 +155,28 @@ async def show_job(interaction: Interaction, job: Job) -> None:
     )
 
 
-@app_commands.command(description="How many articles and chunks are indexed, and since when.")
-async def stats(interaction: Interaction) -> None:
-    """The index's size and last sync, ephemerally."""
+async def show(
+    interaction: Interaction,
+    fetch: Callable[[], Awaitable[T]],
+    embed: Callable[[T], discord.Embed],
+) -> None:
+    """Fetch something from the API and show it as an embed only the asker sees (or say why
+    the API could not be asked)."""
     await interaction.response.defer(ephemeral=True, thinking=True)
     try:
-        info = await interaction.client.api.stats()
+        found = await fetch()
     except BackendError as exc:
         await say(interaction, str(exc))
         return
     await interaction.edit_original_response(
-        content=None, embed=render.stats_embed(info), allowed_mentions=NO_MENTIONS
+        content=None, embed=embed(found), allowed_mentions=NO_MENTIONS
     )
+
+
+@app_commands.command(description="How many articles and chunks are indexed, and since when.")
+async def stats(interaction: Interaction) -> None:
+    """The index's size and last sync, ephemerally."""
+    await show(interaction, interaction.client.api.stats, render.stats_embed)
 
 
 feeds = app_commands.Group(
@@ -180,15 +192,7 @@ async def list_feeds(interaction: Interaction) -> None:
     if not interaction.permissions.manage_guild:
         await say(interaction, "Only members with the Manage Server permission can see feeds.")
         return
-    await interaction.response.defer(ephemeral=True, thinking=True)
-    try:
-        polled = await interaction.client.api.feeds()
-    except BackendError as exc:
-        await say(interaction, str(exc))
-        return
-    await interaction.edit_original_response(
-        content=None, embed=render.feeds_embed(polled), allowed_mentions=NO_MENTIONS
-    )
+    await show(interaction, interaction.client.api.feeds, render.feeds_embed)
 
 
 @feeds.command(name="add", description="Poll an RSS/Atom feed or an article page from now on.")
