@@ -89,8 +89,11 @@ class Runtime:
         self.load_error = exc.for_clients()
 
     def close(self) -> None:
-        """Let a running sync finish briefly, then release the engine's writer lock."""
+        """Let a running sync finish briefly, write the queued conversation turns, then release
+        the engine's writer lock."""
         if not self.jobs.wait(SHUTDOWN_WAIT_SECONDS):
             log.warning("shutting down during a reindex; the next sync redoes what was left")
+        if self.conversations is not None:
+            self.conversations.close()
         if self.owns_engine and self.engine is not None:
             self.engine.close()

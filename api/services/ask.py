@@ -54,7 +54,9 @@ def conversations(runtime: Runtime) -> Conversations:
     """The loaded engine's conversations, or ApiError 503 while the index loads."""
     engine = ready_engine(runtime)
     if runtime.conversations is None or runtime.conversations.engine is not engine:
-        runtime.conversations = Conversations(engine)
+        if runtime.conversations is not None:
+            runtime.conversations.close()
+        runtime.conversations = Conversations(engine, write_behind=True)
     return runtime.conversations
 
 

@@ -24,9 +24,10 @@ class ConversationAnswer(Answer):
 
 
 class Conversations:
-    """Conversations over one engine, stored in its Chroma client."""
+    """Conversations over one engine, stored in its Chroma client (`write_behind`: turns are
+    written in the background, see ConversationStore)."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, write_behind: bool = False) -> None:
         settings = engine.settings
         self.engine = engine
         self.store = ConversationStore(
@@ -34,6 +35,7 @@ class Conversations:
             settings.collection,
             settings.conversation_ttl_days * DAY,
             settings.conversation_max_turns,
+            write_behind,
         )
         self.resolver = Resolver(engine)
 
@@ -43,6 +45,10 @@ class Conversations:
 
     def delete(self, conversation_id: str) -> None:
         self.store.delete(conversation_id)
+
+    def close(self) -> None:
+        """Write the turns still queued."""
+        self.store.close()
 
     def ask(
         self,

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -13,7 +15,13 @@ from fastapi.testclient import TestClient
 from newsdesk.index.answer.models import Answer, Citation
 from newsdesk.index.config import Settings
 from newsdesk.index.conversation.followup import Resolution, Resolver, features
-from newsdesk.index.conversation.store import ConversationStore, Turn, new_id, valid_id
+from newsdesk.index.conversation.store import (
+    MAX_PENDING,
+    ConversationStore,
+    Turn,
+    new_id,
+    valid_id,
+)
 from newsdesk.index.errors import ConversationNotFound, NewsdeskError
 from newsdesk.index.retrieval import ArticleHit
 from tests.support.api_support import api_settings, running_app
@@ -130,6 +138,107 @@ def test_the_store_outlives_its_client(tmp_path: Path) -> None:
     chromadb.api.client.SharedSystemClient.clear_system_cache()  # as a new process would
     again = ConversationStore(chromadb.PersistentClient(path=path), "nd", DAY, 10)
     assert again.turns(cid)[0].question == BRIDGE
+
+
+@pytest.fixture
+def behind(tmp_path: Path) -> Iterator[ConversationStore]:
+    """A write-behind store, as the API's."""
+    import chromadb
+
+    client = chromadb.PersistentClient(path=str(tmp_path / "chroma"))
+    store = ConversationStore(client, "nd", ttl_seconds=DAY, max_turns=10, write_behind=True)
+    yield store
+    store.close()
+
+
+def hold(
+    store: ConversationStore, monkeypatch: pytest.MonkeyPatch
+) -> tuple[threading.Event, list[int]]:
+    """Make the store's Chroma writes wait until the returned event is set; the list gets the
+    number of turns of each write."""
+    release, writes = threading.Event(), []
+    add = store.records.add
+
+    def held(**kwargs: Any) -> None:
+        release.wait(30)
+        writes.append(len(kwargs["ids"]))
+        add(**kwargs)
+
+    monkeypatch.setattr(store.records, "add", held)
+    return release, writes
+
+
+def test_turns_written_behind_are_read_at_once_and_stored_together(
+    behind: ConversationStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cid, other = new_id(), new_id()
+    release, writes = hold(behind, monkeypatch)
+    behind.append(cid, turn(BRIDGE))
+    behind.append(cid, turn("When will it open?"))
+    behind.append(other, turn(BRIDGE))
+    assert behind.records.count() == 0  # not written yet ...
+    assert [t.question for t in behind.turns(cid)] == [BRIDGE, "When will it open?"]  # ... read
+    release.set()
+    behind.flush()
+    assert writes == [3]  # one Chroma write for the three
+    assert behind.records.count() == 3 and not behind.pending
+    assert [t.question for t in behind.turns(cid)] == [BRIDGE, "When will it open?"]
+
+
+def test_closing_writes_the_queued_turns(tmp_path: Path) -> None:
+    import chromadb
+
+    path = str(tmp_path / "chroma")
+    store = ConversationStore(chromadb.PersistentClient(path=path), "nd", DAY, 10, True)
+    cid = new_id()
+    store.append(cid, turn(BRIDGE))
+    store.close()
+    chromadb.api.client.SharedSystemClient.clear_system_cache()  # as a new process would
+    again = ConversationStore(chromadb.PersistentClient(path=path), "nd", DAY, 10)
+    assert again.turns(cid)[0].question == BRIDGE
+
+
+def test_a_conversation_deleted_while_its_turn_is_queued_stays_deleted(
+    behind: ConversationStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cid = new_id()
+    release, _ = hold(behind, monkeypatch)
+    behind.append(cid, turn(BRIDGE))
+    threading.Timer(0.3, release.set).start()
+    behind.delete(cid)  # waits for the queued write, then deletes it too
+    behind.flush()
+    with pytest.raises(ConversationNotFound):
+        behind.turns(cid)
+    assert behind.records.count() == 0
+
+
+def test_a_backlog_is_written_without_waiting_the_delay(
+    behind: ConversationStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("newsdesk.index.conversation.store.WRITE_DELAY", 60.0)
+    behind.append(new_id(), turn(BRIDGE))  # the writer now waits up to a minute for more ...
+    time.sleep(0.2)
+    for _ in range(MAX_PENDING - 1):  # ... unless the backlog reaches MAX_PENDING
+        behind.append(new_id(), turn(BRIDGE))
+    deadline = time.monotonic() + 10
+    while behind.records.count() < MAX_PENDING and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert behind.records.count() == MAX_PENDING
+
+
+def test_a_failed_background_write_is_logged_and_not_kept_in_memory(
+    behind: ConversationStore, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    def refuse(**_: Any) -> None:
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(behind.records, "add", refuse)
+    cid = new_id()
+    behind.append(cid, turn(BRIDGE))
+    behind.flush()
+    assert "could not store 1 conversation turns" in caplog.text and not behind.pending
+    with pytest.raises(ConversationNotFound):
+        behind.turns(cid)
 
 
 # --------------------------------------------------------------------------- resolving
