@@ -15,14 +15,18 @@ copy) and contains one of its answer strings. Only questions of the fit half
    as new questions will be.
 
 Figures for both halves of each corpus follow; the check half is never fitted on. Each corpus
-is an index directory (ingested beforehand) and its question files; files without answers
-hold unanswerable questions:
+is an index directory (ingested beforehand), optionally named (`NAME=DIR`), and its question
+files; files without answers hold unanswerable questions. The shipped model:
 
     python -m bench.fit_answerer \\
         --corpus /tmp/nd-bbc ../shared/qa/bbc_dev.jsonl ../shared/qa/bbc_dev_more.jsonl \\
             ../shared/qa/bbc_dev_unanswerable.jsonl ../shared/qa/bbc_dev_more_unanswerable.jsonl \\
         --corpus /tmp/nd-reuters ../shared/qa/reuters_dev.jsonl \\
-            ../shared/qa/reuters_dev_unanswerable.jsonl
+            ../shared/qa/reuters_dev_unanswerable.jsonl \\
+        --corpus bbc-extra=/tmp/nd-bbc bench/qa/bbc_extra.jsonl \\
+            bench/qa/bbc_extra_unanswerable.jsonl \\
+        --corpus reuters-extra=/tmp/nd-reuters bench/qa/reuters_extra.jsonl \\
+            bench/qa/reuters_extra_unanswerable.jsonl
 
 `--without FEATURE …` holds features at zero, to measure what they add (fit vs check) without
 changing the code; the model is then written only where `--out` says.
@@ -75,8 +79,9 @@ class Case:
         return half(self.question.id) == FIT
 
 
-def gather(data_dir: Path, files: list[Path]) -> list[Case]:
-    """Retrieve and compute candidate features for every question of one corpus."""
+def gather(data_dir: Path, files: list[Path], name: str | None = None) -> list[Case]:
+    """Retrieve and compute candidate features for every question of one corpus (named
+    `name`, else after its data dir)."""
     engine = Engine(Settings(data_dir=data_dir))
     evaluator = Evaluator(engine)
     answerer = engine.answerer
@@ -96,7 +101,7 @@ def gather(data_dir: Path, files: list[Path]) -> list[Case]:
                     text = item.sentence.text.lower()
                     labels[item.row] = float(gold and any(a in text for a in answers))
             gated = not found or found.hits[0].dense < answerer.min_similarity  # type: ignore[union-attr]
-            cases.append(Case(data_dir.name, q, found, labels, gated))
+            cases.append(Case(name or data_dir.name, q, found, labels, gated))
     return cases
 
 
@@ -266,8 +271,9 @@ def main() -> None:
         nargs="+",
         action="append",
         required=True,
-        metavar=("DATA_DIR", "QUESTIONS"),
-        help="an ingested index directory, then its question files (JSON Lines)",
+        metavar=("[NAME=]DATA_DIR", "QUESTIONS"),
+        help="an ingested index directory, then its question files (JSON Lines); each set of "
+        "questions gets its own threshold, so name the sets that share an index apart",
     )
     parser.add_argument("--false-refusal", type=float, default=0.05)
     parser.add_argument(
@@ -291,7 +297,8 @@ def main() -> None:
 
     cases: list[Case] = []
     for data_dir, *files in args.corpus:
-        cases += gather(Path(data_dir), [Path(f) for f in files])
+        name, _, path = data_dir.rpartition("=")
+        cases += gather(Path(path), [Path(f) for f in files], name or None)
     ablate(cases)
     model = fit(cases, args.false_refusal)
     report(cases, model)
