@@ -15,18 +15,19 @@ copy) and contains one of its answer strings. Only questions of the fit half
    as new questions will be.
 
 Figures for both halves of each corpus follow; the check half is never fitted on. Each corpus
-is an index directory (ingested beforehand), optionally named (`NAME=DIR`), and its question
-files; files without answers hold unanswerable questions. The shipped model:
+is an index directory (ingested beforehand), optionally named (`NAME=DIR`: two question sets
+over one index, each with its own threshold), and its question files; files without answers
+hold unanswerable questions. The shipped model:
 
     python -m bench.fit_answerer \\
         --corpus /tmp/nd-bbc ../shared/qa/bbc_dev.jsonl ../shared/qa/bbc_dev_more.jsonl \\
             ../shared/qa/bbc_dev_unanswerable.jsonl ../shared/qa/bbc_dev_more_unanswerable.jsonl \\
         --corpus /tmp/nd-reuters ../shared/qa/reuters_dev.jsonl \\
-            ../shared/qa/reuters_dev_unanswerable.jsonl \\
-        --corpus bbc-extra=/tmp/nd-bbc bench/qa/bbc_extra.jsonl \\
-            bench/qa/bbc_extra_unanswerable.jsonl \\
-        --corpus reuters-extra=/tmp/nd-reuters bench/qa/reuters_extra.jsonl \\
-            bench/qa/reuters_extra_unanswerable.jsonl
+            ../shared/qa/reuters_dev_unanswerable.jsonl
+
+With the team's sets too (tried in session 8, not shipped: bench/ANSWERER.md), add
+`--corpus bbc-extra=/tmp/nd-bbc bench/qa/bbc_extra.jsonl bench/qa/bbc_extra_unanswerable.jsonl`
+and the same for Reuters.
 
 `--without FEATURE …` holds features at zero, to measure what they add (fit vs check) without
 changing the code; the model is then written only where `--out` says.
