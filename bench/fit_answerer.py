@@ -53,7 +53,7 @@ from newsdesk.index.answer.extractive import (
     Selection,
     select,
 )
-from newsdesk.index.answer.scorer import MODEL_FILE, AnswerModel, Linear
+from newsdesk.index.answer.scorer import MODEL_FILE, AnswerModel, Linear, load_model
 from newsdesk.index.evaluate import FIT, Evaluator, Question, half, load_questions
 
 C_GRID = (0.01, 0.1, 1.0, 10.0)
@@ -216,12 +216,22 @@ def report(cases: list[Case], model: AnswerModel) -> None:
             )
 
 
-def fit(cases: list[Case], false_refusal: float) -> AnswerModel:
-    """Fit both models on the fit half of `cases`, printing cross-validated figures."""
+def fit(cases: list[Case], false_refusal: float, sentence: Linear | None = None) -> AnswerModel:
+    """Fit both models on the fit half of `cases` (only the decision when `sentence` is
+    given), printing cross-validated figures."""
     usable = [c for c in cases if c.candidates is not None]
-    train = [c for c in usable if c.fit and c.answerable]
+    print(f"{len(cases)} questions")
+    if sentence is None:
+        sentence = fit_sentences([c for c in usable if c.fit and c.answerable])
+    else:
+        print("sentence model kept as it is (--decision-only)")
+    return fit_decision(usable, sentence, false_refusal)
+
+
+def fit_sentences(train: list[Case]) -> Linear:
+    """The sentence model, its regularisation chosen by cross-validated top-1."""
     print(
-        f"{len(cases)} questions; fitting on {len(train)} answerable of the fit half "
+        f"fitting the sentence model on {len(train)} answerable questions of the fit half "
         f"({sum(len(c.labels) for c in train)} sentences, "
         f"{int(sum(c.labels.sum() for c in train))} positive)"
     )
@@ -232,10 +242,13 @@ def fit(cases: list[Case], false_refusal: float) -> AnswerModel:
         if top > best_top1:
             best_c, best_top1 = c, top
     rows = np.vstack([c.candidates.features for c in train])  # type: ignore[union-attr]
-    sentence = fit_linear(
-        rows, np.concatenate([c.labels for c in train]), best_c, SENTENCE_FEATURES
-    )
+    print(f"sentence model C={best_c}")
+    return fit_linear(rows, np.concatenate([c.labels for c in train]), best_c, SENTENCE_FEATURES)
 
+
+def fit_decision(usable: list[Case], sentence: Linear, false_refusal: float) -> AnswerModel:
+    """The decision model over the fit half's questions and its threshold, chosen on
+    cross-validated probabilities."""
     fit_cases = [c for c in usable if c.fit]
     x = decision_rows(fit_cases, sentence)
     y = np.array([c.answerable for c in fit_cases], dtype=float)
@@ -257,7 +270,7 @@ def fit(cases: list[Case], false_refusal: float) -> AnswerModel:
             best_auc, decision_c, oof = auc, c, held_out
     cv_t = threshold_for(oof[y == 1], gated[y == 1], corpora[y == 1], false_refusal)
     decision = fit_linear(x, y, decision_c, DECISION_FEATURES)
-    print(f"sentence model C={best_c}; decision model C={decision_c}, threshold {cv_t:.3f}")
+    print(f"decision model C={decision_c}, threshold {cv_t:.3f}")
     return AnswerModel(sentence, decision, cv_t)
 
 
@@ -281,6 +294,12 @@ def main() -> None:
         "--out", type=Path, help=f"where to write the model (default: {MODEL_FILE})"
     )
     parser.add_argument(
+        "--decision-only",
+        action="store_true",
+        help="keep the sentence model of the current scorer.json and refit only the decision "
+        "and its threshold (after retrieval changed, or with more unanswerable questions)",
+    )
+    parser.add_argument(
         "--without",
         nargs="+",
         default=[],
@@ -301,7 +320,7 @@ def main() -> None:
         name, _, path = data_dir.rpartition("=")
         cases += gather(Path(path), [Path(f) for f in files], name or None)
     ablate(cases)
-    model = fit(cases, args.false_refusal)
+    model = fit(cases, args.false_refusal, load_model().sentence if args.decision_only else None)
     report(cases, model)
     if out is None:
         print("\nnot written (features held at zero: give --out to keep it)")

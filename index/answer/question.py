@@ -1,5 +1,6 @@
 """What a question asks for (a sum of money, a count, a date, a person, a reason…) and whether a
-sentence holds such a thing. Patterns over English; currency names come from CLDR (Babel)."""
+sentence holds such a thing. Patterns over English; currency names, symbols and codes come from
+CLDR (Babel) and Unicode's currency-symbol category."""
 
 from __future__ import annotations
 
@@ -23,6 +24,26 @@ MINOR_AND_WIRE = r"cents?|cts|pence|p|dlrs|stg|sterling"
 """Money words CLDR lacks: minor units, and newswire abbreviations of dollars and sterling."""
 
 
+def alternation(words: set[str]) -> str:
+    """A regex matching any of `words`, as a trie ("d(?:ollars?|inars?)"): Python's engine
+    tries a plain alternation of hundreds of words one by one at every position."""
+    trie: dict[str, dict] = {}
+    for word in words:
+        node = trie
+        for char in word:
+            node = node.setdefault(char, {})
+        node[""] = {}
+
+    def pattern(node: dict[str, dict]) -> str:
+        branches = [re.escape(char) + pattern(node[char]) for char in sorted(node) if char]
+        if not branches:
+            return ""
+        body = branches[0] if len(branches) == 1 else f"(?:{'|'.join(branches)})"
+        return f"(?:{body})?" if "" in node else body
+
+    return pattern(trie)
+
+
 @lru_cache(maxsize=1)
 def currency_words() -> str:
     """Every currency's name word, singular and plural, from CLDR's English names (Babel):
@@ -36,15 +57,36 @@ def currency_words() -> str:
         if not code.startswith("X") and not re.search(r"\(|\bunit|\bvalue", name, re.I)
         for count in (1, 2)
     }
-    return "|".join(sorted(map(re.escape, words), key=len, reverse=True))
+    return alternation(words)
+
+
+@lru_cache(maxsize=1)
+def currency_signs() -> str:
+    """Signs written beside a sum, as a regex alternation: every Unicode currency symbol
+    ($ £ € ₹ ₩ ₽ ₦ …), the lettered symbols CLDR gives in English locales (Rs, kr, Ksh, Rp…)
+    and ISO 4217 codes (NOK, CHF, INR…)."""
+    import sys
+    import unicodedata
+
+    from babel import Locale, localedata
+
+    signs = {c for c in map(chr, range(sys.maxunicode + 1)) if unicodedata.category(c) == "Sc"}
+    for identifier in localedata.locale_identifiers():
+        if identifier == "en" or identifier.startswith("en_"):
+            lettered = Locale.parse(identifier).currency_symbols.values()
+            signs |= {s for s in lettered if len(s) > 1 and not s.endswith(".")}
+    signs |= {code for code in Locale("en").currencies if re.fullmatch(r"[A-Z]{3}", code)}
+    return alternation(signs)
 
 
 @lru_cache(maxsize=1)
 def money_pattern() -> re.Pattern[str]:
-    """A sum of money: a currency symbol or code before a number, or a number (with its scale)
-    before a currency word."""
+    """A sum of money: a currency sign or code before or after a number ("₹500", "Rs 500",
+    "NOK 340", "340 NOK", "20 €"), or a number (with its scale) before a currency word."""
+    signs = currency_signs()
     return re.compile(
-        r"[$£€¥]\s?\d|(?-i:\b[A-Z]{1,3}\$\s?\d|\b[A-Z]{3}\s?\d)|"
+        rf"(?-i:(?<![\w$])(?:[A-Z]{{1,3}}\$|{signs})\s?\d)|"
+        rf"\d\s?(?:(?:{SCALES})\s+)?(?-i:(?:{signs}))(?![^\W\d_])|"
         rf"\b(a|\d[\d,./-]*|{NUMBER_WORDS})\s?(({SCALES})\s+)?"
         rf"({currency_words()}|{MINOR_AND_WIRE})\b",
         re.I,
@@ -60,16 +102,18 @@ PATTERNS: dict[str, re.Pattern[str]] = {
     ),
     "count": re.compile(rf"\d|\b({NUMBER_WORDS})\b", re.I),
     "length": re.compile(
-        rf"(\d|\b({NUMBER_WORDS}|a|an))[\s-]*(years?|months?|weeks?|days?|nights?|hours?|"
+        rf"(\d|\b({NUMBER_WORDS}|a|an))[\s-]*([a-z]+[\s-]+)?(years?|months?|weeks?|days?|nights?|hours?|"
         r"minutes?|seconds?|decades?|centur(y|ies)|seasons?|miles?|yards?|feet|foot|inch(es)?|"
         r"ft|km|kilomet(re|er)s?|metres?|meters?|cm|mm)\b",
         re.I,
     ),
     "quantity": re.compile(rf"\d|\b({NUMBER_WORDS})\b", re.I),
     "date": re.compile(
-        rf"\b(1[89]\d\d|20\d\d|{MONTHS}|{WEEKDAYS}|yesterday|today|tomorrow|"
+        rf"\b((1[89]|20)\d\d|(1[89]|20)\d0'?s|{MONTHS}|{WEEKDAYS}|yesterday|today|tomorrow|"
         r"(last|next|this|earlier|later) (week|month|year|season|spring|summer|autumn|winter)|"
-        r"\d+ (days?|weeks?|months?|years?) (ago|later|earlier))\b",
+        r"the (spring|summer|autumn|winter)|"
+        r"\d+ (days?|weeks?|months?|years?) (ago|later|earlier)|the \d\d?(st|nd|rd|th)|"
+        r"q[1-4]|(first|second|third|fourth|final|last) quarter)\b",
         re.I,
     ),
     "reason": re.compile(

@@ -156,17 +156,24 @@ def test_holds_what_was_asked() -> None:
     # any currency CLDR names, scales and newswire forms ("2.8 mln dlrs", "8-1/4 cts")
     for sum_ in ("340 krone", "2.8 mln dlrs", "150 dlrs", "8-1/4 cts", "710p", "5 billion yen"):
         assert holds(f"It was {sum_}.", "money", "How much was it?") == 1.0, sum_
-    for other in ("He won 3 games.", "The 50 units were sold.", "It rose 12 pct."):
+    # currency signs and codes of many countries, before or after the number
+    for sum_ in ("₹500", "Rs 500", "₩20,000", "NOK 340", "340 NOK", "20 €", "200 kr", "5bn CHF"):
+        assert holds(f"It was {sum_}.", "money", "How much was it?") == 1.0, sum_
+    for other in ("He won 3 games.", "The 50 units were sold.", "It rose 12 pct.", "BBC 2 said."):
         assert holds(other, "money", "How much was it?") == 0.0, other
     assert holds("It rose 12 pct.", "percent", "By how much did it rise?") == 1.0
     assert holds("About one in eight households struggle.", "percent", "What share?") == 1.0
     assert holds("It opened in May 2024.", "date", "When did it open?") == 1.0
+    for when in ("in the 1990s", "on the 3rd", "in Q3", "in the third quarter", "in the autumn"):
+        assert holds(f"It opened {when}.", "date", "When did it open?") == 1.0, when
     assert holds("It opened to great acclaim.", "date", "When did it open?") == 0.0
+    assert holds("It opened the 3 stores.", "date", "When did it open?") == 0.0
     # "how long" wants a span of time or distance, not any number
     long = "How long did the strike last?"
     assert holds("The strike lasted 43 days.", "length", long) == 1.0
     assert holds("It ended after two-and-a-half weeks.", "length", long) == 1.0
     assert holds("The runway is 3,200 metres long.", "length", "How long is it?") == 1.0
+    assert holds("The wreck lies 7 nautical miles off.", "length", "How far is it?") == 1.0
     assert holds("Some 4,000 workers joined in 1989.", "length", long) == 0.0
     # reasons: "for (allegedly) doing", "on safety grounds"
     why = "Why was he banned?"

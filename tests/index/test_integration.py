@@ -95,3 +95,48 @@ def test_seed_question_cites_seed_article(real_engine: Engine) -> None:
     assert "computing capacity" in answer.answer
     assert_quotes_verbatim(real_engine, answer)
     assert real_engine.seed_if_empty() is None  # not empty any more
+
+
+LOCAL_SUMS = {
+    "oslo-ferry.txt": (
+        "Oslo harbour ferry fares set\n\nThe new electric ferry across Oslo harbour starts "
+        "sailing in May. A single ticket on the Oslo harbour ferry costs NOK 340, the operator "
+        "said. Boats will leave every twenty minutes from the city hall pier.",
+        "How much does a single ticket on the Oslo harbour ferry cost?",
+        "NOK 340",
+    ),
+    "mumbai-metro.txt": (
+        "Mumbai metro line opens\n\nMumbai's newest metro line opened to passengers on Monday. "
+        "A monthly pass for the line will cost ₹1,500, the transport authority said. The line "
+        "links the airport with the business district.",
+        "How much will a monthly pass for the new Mumbai metro line cost?",
+        "₹1,500",
+    ),
+    "seoul-lanterns.txt": (
+        "Seoul lantern festival returns\n\nThe lantern festival returns to the Cheonggyecheon "
+        "stream in Seoul this autumn. Entry to the Seoul lantern festival costs ₩20,000 for "
+        "adults. Organisers expect a million visitors over three weeks.",
+        "How much does entry to the Seoul lantern festival cost for adults?",
+        "₩20,000",
+    ),
+    "zurich-boats.txt": (
+        "Zurich lake boats add routes\n\nZurich's lake boat company is adding two routes this "
+        "summer. A day pass for the Zurich lake boats costs 45 CHF. The boats call at eleven "
+        "villages along the shore.",
+        "How much does a day pass for the Zurich lake boats cost?",
+        "45 CHF",
+    ),
+}
+
+
+def test_sums_in_local_currencies_are_answers(real_engine: Engine, tmp_path: Path) -> None:
+    folder = tmp_path / "local"
+    folder.mkdir()
+    for name, (text, _, _) in LOCAL_SUMS.items():
+        (folder / name).write_text(text, encoding="utf-8")
+    real_engine.sync([folder])
+    for name, (_, question, sum_) in LOCAL_SUMS.items():
+        answer = real_engine.ask(question)
+        assert answer.answered, question
+        assert cited_ids(answer)[0] == name
+        assert sum_ in answer.answer, answer.answer
