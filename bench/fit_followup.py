@@ -1,18 +1,25 @@
 """Fit the follow-up model (index/conversation/followup.json) on the fit half.
 
-Positives: every follow-up turn (2nd, 3rd) of the fit-half conversations, scored against the
-subject its conversation's first answer gives (index.conversation.followup.subject).
-Negatives: questions that stand alone, asked after another conversation: each fit-half
-conversation's first question after the previous conversation's first answer, and the
-fit-half questions of the given standalone sets after a conversation picked in turn. A
-logistic regression over followup.FEATURES (standardised) is fitted; its threshold is the one
-with the best cross-validated accuracy (probabilities of questions the model was not fitted
-on). The check half is only reported.
+Each conversation's turns are asked in order (as `newsdesk eval --conversations` asks them),
+and every later turn is scored against the subject the turns before it give
+(index.conversation.followup.subject). Positives: later turns about the same article as the
+turn before. Negatives: later turns about another story (a change of subject), and questions
+that stand alone asked after another conversation: each conversation's first question after
+the previous conversation's first answer, and the questions of the given standalone sets
+after a conversation picked in turn. Questions about another corpus (Reuters over the BBC
+index) are standalone negatives too: they teach the model what a question the index holds
+nothing near looks like, so that in a small corpus, where the article already cited is the
+nearest to anything (`gap` 0), a new question is not glued to it. Only the fit half is fitted
+on. A logistic regression over followup.FEATURES (standardised) is fitted; its threshold is
+the one with the best cross-validated accuracy (probabilities of questions the model was not
+fitted on). The check half is only reported.
 
-    python -m bench.fit_followup --index /tmp/nd-bbc-conv \\
-        ../shared/qa/bbc_conversations.jsonl ../shared/qa/bbc_dev.jsonl \\
+    python -m bench.fit_followup --index /tmp/nd-bbc \\
+        --conversations ../shared/qa/bbc_conversations.jsonl \\
+        --conversations bench/qa/bbc_extra_conversations.jsonl ../shared/qa/bbc_dev.jsonl \\
         ../shared/qa/bbc_dev_more.jsonl ../shared/qa/bbc_dev_unanswerable.jsonl \\
-        ../shared/qa/bbc_dev_more_unanswerable.jsonl
+        ../shared/qa/bbc_dev_more_unanswerable.jsonl ../shared/qa/reuters_dev.jsonl \\
+        ../shared/qa/reuters_dev_unanswerable.jsonl
 """
 
 from __future__ import annotations
@@ -29,6 +36,7 @@ from sklearn.model_selection import cross_val_predict
 from newsdesk.index.config import Settings
 from newsdesk.index.conversation.evaluate import load_conversations
 from newsdesk.index.conversation.followup import FEATURES, MODEL_PATH, Resolver, subject
+from newsdesk.index.conversation.service import Conversations
 from newsdesk.index.conversation.store import Turn
 from newsdesk.index.engine import Engine
 from newsdesk.index.evaluate import FIT, half, load_questions
@@ -37,26 +45,37 @@ from newsdesk.index.evaluate import FIT, half, load_questions
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--index", type=Path, required=True, help="The ingested data dir.")
-    parser.add_argument("conversations", type=Path)
+    parser.add_argument(
+        "--conversations",
+        type=Path,
+        action="append",
+        required=True,
+        help="A set of conversations (repeat).",
+    )
     parser.add_argument("standalone", type=Path, nargs="*", help="Sets of standalone questions.")
     args = parser.parse_args()
     engine = Engine(Settings(data_dir=args.index, _env_file=None))
-    conversations = load_conversations(args.conversations)
-    firsts = {}
-    for c in conversations:
-        question = c.turns[0][0].question
-        firsts[c.id] = [Turn.of(question, engine.ask(question))]
-    resolver = Resolver(engine)
+    conversations = [c for path in args.conversations for c in load_conversations(path)]
+    asking = Conversations(engine)
+    resolver = asking.resolver
     rows: list[tuple[str, list[float], int]] = []  # (id for the half, features, label)
 
     def add(item_id: str, question: str, earlier: list[Turn], label: int) -> None:
         values = resolver.features(question, *subject(earlier))
         rows.append((item_id, [values[n] for n in FEATURES], label))
 
+    firsts = {}
+    for c in conversations:  # asked in order, as `newsdesk eval --conversations` asks them
+        earlier: list[Turn] = []
+        for position, (turn, _) in enumerate(c.turns):
+            if position:
+                before = c.turns[position - 1][0].article
+                add(c.id, turn.question, earlier, int(turn.article in (None, before)))
+            answer, _ = asking.assess(turn.question, earlier)
+            earlier.append(Turn.of(turn.question, answer))
+        firsts[c.id] = earlier[:1]
     ids = [c.id for c in conversations]
     for i, c in enumerate(conversations):
-        for turn, _ in c.turns[1:]:
-            add(c.id, turn.question, firsts[c.id], 1)
         add(c.id, c.turns[0][0].question, firsts[ids[i - 1]], 0)
     for path in args.standalone:
         for n, q in enumerate(load_questions(path)):
