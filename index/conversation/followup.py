@@ -9,7 +9,7 @@ that is than the nearest chunk of the articles the conversation cited (with the 
 embedder). A follow-up is searched as itself followed by that subject: the
 title of the article the latest answered turn cited first (else the earlier question), and
 retrieval adds the earlier questions to it and puts the articles the conversation cited
-first. Any other question is left alone.
+(any citation, not only the first) first. Any other question is left alone.
 In LLM mode the model condenses the follow-up instead (LlamaIndex's condense-question
 prompt), then the same retrieval and verified citations follow.
 """
@@ -46,8 +46,8 @@ FEATURES = ("refers", "names", "log_words", "similarity", "alone", "gap")
 
 @dataclass
 class Resolution:
-    """How a question is searched: `searched` is the standalone question; `favoured` the
-    articles the conversation cited, put first when retrieval finds them."""
+    """How a question is searched: `searched` is the standalone question; `favoured` every
+    article the conversation cited, put first when retrieval finds them."""
 
     question: str
     searched: str
@@ -64,17 +64,11 @@ class Resolution:
         return f"{self.searched} {self.context}".strip()
 
     def rerank(self, hits: list[ArticleHit]) -> list[ArticleHit]:
-        """Hits with the favoured articles first (in the conversation's order of recency)."""
-        if not self.favoured:
-            return hits
-        order = {article_id: i for i, article_id in enumerate(self.favoured)}
-        rank = len(order)
-
-        def key(hit: ArticleHit) -> int:
-            ids = [hit.article_id, *hit.copies]
-            return min((order[i] for i in ids if i in order), default=rank)
-
-        return sorted(hits, key=key)  # stable: the rest keep retrieval's order
+        """Hits with the favoured articles first; both keep retrieval's order (an earlier
+        answer may have cited first another article of the same story than the one this
+        question is about)."""
+        favoured = set(self.favoured)
+        return sorted(hits, key=lambda hit: favoured.isdisjoint([hit.article_id, *hit.copies]))
 
 
 def features(question: str, similarity: float, alone: float, gap: float) -> dict[str, float]:
@@ -98,6 +92,11 @@ def features(question: str, similarity: float, alone: float, gap: float) -> dict
 def cosine(a: list[float], b: list[float]) -> float:
     norm = math.sqrt(sum(x * x for x in a) * sum(y * y for y in b)) or 1.0
     return sum(x * y for x, y in zip(a, b, strict=True)) / norm
+
+
+def cited(earlier: list[Turn]) -> list[str]:
+    """Every article the conversation's answers cited, latest turn first."""
+    return list(dict.fromkeys(c.article_id for t in reversed(earlier) for c in t.citations))
 
 
 def subject(earlier: list[Turn]) -> tuple[str, list[str]]:
@@ -153,12 +152,13 @@ class Resolver:
         """The standalone form of `question` (itself unless it is a follow-up)."""
         if not earlier:
             return Resolution(question, question)
-        about, favoured = subject(earlier)
+        about, first_cited = subject(earlier)
+        favoured = cited(earlier)
         condensed = self.condense(question, earlier)
         if condensed is not None:  # LLM mode: the model decides what the question refers to
             follow_up = condensed != question
             return Resolution(question, condensed, follow_up, float(follow_up), favoured)
-        probability = self.probability(question, about, favoured)
+        probability = self.probability(question, about, first_cited)
         if probability < self.threshold:
             return Resolution(question, question, probability=probability)
         context = " ".join(t.question for t in earlier[-CONTEXT_TURNS:])

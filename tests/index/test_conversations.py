@@ -252,11 +252,12 @@ def test_features_see_reference_names_and_length() -> None:
     assert alone["log_words"] > follow["log_words"]
 
 
-def test_rerank_puts_the_conversations_articles_first_and_keeps_the_rest() -> None:
+def test_rerank_puts_the_conversations_articles_first_in_retrievals_order() -> None:
     hits = [ArticleHit(a, 1.0) for a in ("a", "b", "c", "d")]
     hits[3].copies = ["old"]
-    resolution = Resolution("q", "q (t)", True, 0.9, favoured=["c", "old"])
+    resolution = Resolution("q", "q (t)", True, 0.9, favoured=["old", "c"])
     assert [h.article_id for h in resolution.rerank(hits)] == ["c", "d", "a", "b"]
+    assert Resolution("q", "q").rerank(hits) == hits
 
 
 @pytest.fixture
@@ -271,7 +272,8 @@ def test_a_follow_up_is_searched_with_the_conversations_subject(real_resolver: R
         resolution = real_resolver.resolve(question, earlier)
         assert resolution.follow_up, question
         assert resolution.searched == f"{question} (Council approves new harbour bridge)"
-        assert resolution.favoured == ["world/harbour-bridge.txt"]
+        assert resolution.favoured[0] == "world/harbour-bridge.txt"
+        assert resolution.favoured == [c.article_id for c in earlier[0].citations]
 
 
 def test_a_question_that_stands_alone_is_left_alone(real_resolver: Resolver) -> None:
