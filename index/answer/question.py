@@ -18,8 +18,12 @@ MONTHS = (
 )
 WEEKDAYS = "monday|tuesday|wednesday|thursday|friday|saturday|sunday"
 
-SCALES = r"m|bn|k|mln|bln|million|millions|billion|billions|trillion|thousand"
-"""Multipliers written after a number, spelled out or abbreviated (Reuters: "2.8 mln dlrs")."""
+SCALES = (
+    r"m|bn|k|tn|trn|mln|bln|million|millions|billion|billions|trillion|trillions|thousand|"
+    r"lakh|lakhs|crore|crores"
+)
+"""Multipliers written after a number, spelled out or abbreviated (Reuters: "2.8 mln dlrs"; the
+Indian lakh and crore: "5 crore rupees")."""
 MINOR_AND_WIRE = r"cents?|cts|pence|p|dlrs|stg|sterling"
 """Money words CLDR lacks: minor units, and newswire abbreviations of dollars and sterling."""
 

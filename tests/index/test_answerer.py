@@ -157,7 +157,18 @@ def test_holds_what_was_asked() -> None:
     for sum_ in ("340 krone", "2.8 mln dlrs", "150 dlrs", "8-1/4 cts", "710p", "5 billion yen"):
         assert holds(f"It was {sum_}.", "money", "How much was it?") == 1.0, sum_
     # currency signs and codes of many countries, before or after the number
-    for sum_ in ("₹500", "Rs 500", "₩20,000", "NOK 340", "340 NOK", "20 €", "200 kr", "5bn CHF"):
+    for sum_ in (
+        "₹500",
+        "Rs 500",
+        "₩20,000",
+        "NOK 340",
+        "340 NOK",
+        "20 €",
+        "200 kr",
+        "5bn CHF",
+        "5 crore rupees",
+        "1.2tn yen",
+    ):
         assert holds(f"It was {sum_}.", "money", "How much was it?") == 1.0, sum_
     for other in ("He won 3 games.", "The 50 units were sold.", "It rose 12 pct.", "BBC 2 said."):
         assert holds(other, "money", "How much was it?") == 0.0, other
