@@ -21,6 +21,7 @@ from llama_index.core.vector_stores import (
 from newsdesk.index.answer.base import Answerer
 from newsdesk.index.answer.extractive import ExtractiveAnswerer
 from newsdesk.index.answer.models import Answer
+from newsdesk.index.answer.question import money_pattern
 from newsdesk.index.articles import Article
 from newsdesk.index.config import Settings
 from newsdesk.index.embeddings import TEST_MODEL, LazyEmbedding, vector_size
@@ -190,9 +191,11 @@ class Engine:
         return engine
 
     def warm_up(self) -> None:
-        """Load the embedding model and the keyword index (or build it) now."""
+        """Load the embedding model and the keyword index (or build it), and gather the
+        currency signs money questions need (CLDR), now."""
         self._embedder.get_query_embedding("warm-up")
         self._keywords.get()
+        money_pattern()
 
     # ----------------------------------------------------------------- reading
 

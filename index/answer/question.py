@@ -65,31 +65,47 @@ def currency_words() -> str:
 
 
 @lru_cache(maxsize=1)
-def currency_signs() -> str:
-    """Signs written beside a sum, as a regex alternation: every Unicode currency symbol
-    ($ £ € ₹ ₩ ₽ ₦ …), the lettered symbols CLDR gives in English locales (Rs, kr, Ksh, Rp…)
-    and ISO 4217 codes (NOK, CHF, INR…)."""
+def currency_signs() -> tuple[str, str]:
+    """Signs written beside a sum, as two regex alternations: every Unicode currency symbol
+    ($ £ € ₹ ₩ ₽ ₦ …), the lettered symbols CLDR gives in English locales (Rs, Ksh, Rp…) and,
+    for every country, its currency's symbol in its own language (zł, Kč, Ft…), and ISO 4217
+    codes (NOK, CHF, INR…); then the single-letter symbols (R, K, P…), which are a sum's sign
+    only in a stricter form (money_pattern)."""
     import sys
     import unicodedata
 
     from babel import Locale, localedata
+    from babel.core import get_global
+    from babel.languages import get_official_languages
+    from babel.numbers import get_territory_currencies
 
     signs = {c for c in map(chr, range(sys.maxunicode + 1)) if unicodedata.category(c) == "Sc"}
-    for identifier in localedata.locale_identifiers():
+    known = set(localedata.locale_identifiers())
+    for identifier in known:
         if identifier == "en" or identifier.startswith("en_"):
-            lettered = Locale.parse(identifier).currency_symbols.values()
-            signs |= {s for s in lettered if len(s) > 1 and not s.endswith(".")}
+            signs |= set(Locale.parse(identifier).currency_symbols.values())
+    for territory in get_global("territory_currencies"):
+        currencies = get_territory_currencies(territory)
+        languages = get_official_languages(territory, de_facto=True)
+        local = f"{languages[0]}_{territory}" if languages else ""
+        if currencies and local in known:
+            signs.add(Locale.parse(local).currency_symbols.get(currencies[0], ""))
     signs |= {code for code in Locale("en").currencies if re.fullmatch(r"[A-Z]{3}", code)}
-    return alternation(signs)
+    signs = {s for s in signs if any(c.isalpha() or unicodedata.category(c) == "Sc" for c in s)}
+    letters = {s for s in signs if len(s) == 1 and s.isalpha()}
+    return alternation(signs - letters), alternation(letters)
 
 
 @lru_cache(maxsize=1)
 def money_pattern() -> re.Pattern[str]:
-    """A sum of money: a currency sign or code before or after a number ("₹500", "Rs 500",
-    "NOK 340", "340 NOK", "20 €"), or a number (with its scale) before a currency word."""
-    signs = currency_signs()
+    """A sum of money: a currency sign or code before or after a number ("₹500", "Rs. 500",
+    "NOK 340", "340 NOK", "89 zł", "20 €"), a single-letter sign glued to a number with
+    decimals, thousands or a scale ("R2.3 million", "K1,500"), or a number (with its scale)
+    before a currency word."""
+    signs, letters = currency_signs()
     return re.compile(
-        rf"(?-i:(?<![\w$])(?:[A-Z]{{1,3}}\$|{signs})\s?\d)|"
+        rf"(?-i:(?<![\w$])(?:[A-Z]{{1,3}}\$|{signs})\.?\s?\d)|"
+        rf"(?-i:(?<![\w$]){letters}\d[\d,]*(?:[.,]\d|\s?(?:{SCALES})\b))|"
         rf"\d\s?(?:(?:{SCALES})\s+)?(?-i:(?:{signs}))(?![^\W\d_])|"
         rf"\b(a|\d[\d,./-]*|{NUMBER_WORDS})\s?(({SCALES})\s+)?"
         rf"({currency_words()}|{MINOR_AND_WIRE})\b",

@@ -168,9 +168,23 @@ def test_holds_what_was_asked() -> None:
         "5bn CHF",
         "5 crore rupees",
         "1.2tn yen",
+        # a country's own symbol (CLDR), a trailing period, single letters glued to a sum
+        "89 zł",
+        "55 Kč",
+        "Rs. 500",
+        "R2.3 million",
+        "K1,500",
     ):
         assert holds(f"It was {sum_}.", "money", "How much was it?") == 1.0, sum_
-    for other in ("He won 3 games.", "The 50 units were sold.", "It rose 12 pct.", "BBC 2 said."):
+    for other in (
+        "He won 3 games.",
+        "The 50 units were sold.",
+        "It rose 12 pct.",
+        "BBC 2 said.",
+        "The M25 was shut.",
+        "He climbed K2 in 1990.",
+        "Q3 sales rose.",
+    ):
         assert holds(other, "money", "How much was it?") == 0.0, other
     assert holds("It rose 12 pct.", "percent", "By how much did it rise?") == 1.0
     assert holds("About one in eight households struggle.", "percent", "What share?") == 1.0

@@ -126,6 +126,20 @@ LOCAL_SUMS = {
         "How much does a day pass for the Zurich lake boats cost?",
         "45 CHF",
     ),
+    "warsaw-rail.txt": (
+        "Polish rail fares cut\n\nPoland's state railway will cut fares next year. A ticket "
+        "from Warsaw to Krakow will cost 89 zł under the new scheme. The railway carried 390 "
+        "million passengers last year.",
+        "How much will a ticket from Warsaw to Krakow cost?",
+        "89 zł",
+    ),
+    "cape-town-concert.txt": (
+        "Cape Town concert for flood victims\n\nA concert in Cape Town raised funds for flood "
+        "victims. The Cape Town concert raised R2.3 million for flood victims, organisers said. "
+        "Fifty artists performed.",
+        "How much did the Cape Town concert raise for flood victims?",
+        "R2.3 million",
+    ),
 }
 
 
