@@ -17,6 +17,7 @@ MONTHS = (
     "jan|feb|mar|apr|jun|jul|aug|sep|sept|oct|nov|dec"
 )
 WEEKDAYS = "monday|tuesday|wednesday|thursday|friday|saturday|sunday"
+FRACTIONS = "fifth|sixth|seventh|eighth|ninth|tenth"
 
 SCALES = (
     r"m|bn|k|tn|trn|mln|bln|million|millions|billion|billions|trillion|trillions|thousand|"
@@ -106,7 +107,7 @@ def money_pattern() -> re.Pattern[str]:
     return re.compile(
         rf"(?-i:(?<![\w$])(?:[A-Z]{{1,3}}\$|{signs})\.?\s?\d)|"
         rf"(?-i:(?<![\w$]){letters}\d[\d,]*(?:[.,]\d|\s?(?:{SCALES})\b))|"
-        rf"\d\s?(?:(?:{SCALES})\s+)?(?-i:(?:{signs}))(?![^\W\d_])|"
+        rf"\d\s?(?:(?:{SCALES})\s+)?(?-i:(?:{signs}))(?![^\W\d_]|-\w)|"
         rf"\b(a|\d[\d,./-]*|{NUMBER_WORDS})\s?(({SCALES})\s+)?"
         rf"({currency_words()}|{MINOR_AND_WIRE})\b",
         re.I,
@@ -115,16 +116,17 @@ def money_pattern() -> re.Pattern[str]:
 
 PATTERNS: dict[str, re.Pattern[str]] = {
     "percent": re.compile(
-        r"\d\s?(%|per ?cent\b|percent\b|pct\b|percentage points?\b)|"
+        r"\d\s?(%|per ?cent\b|percent\b|pct\b|(?-i:pc)\b|percentage points?\b)|"
         rf"\b({NUMBER_WORDS}|a|\d+) (in|out of) (every )?({NUMBER_WORDS}|\d+)\b|"
-        r"\b(half|a third|a quarter|two thirds|three quarters|majority|minority)\b",
+        r"\b(half|a third|a quarter|two thirds|three quarters|majority|minority)\b|"
+        rf"\b(a|one) ({FRACTIONS})\b|\b(two|three|four|five|six|seven|eight|nine) ({FRACTIONS})s\b",
         re.I,
     ),
     "count": re.compile(rf"\d|\b({NUMBER_WORDS})\b", re.I),
     "length": re.compile(
         rf"(\d|\b({NUMBER_WORDS}|a|an))[\s-]*([a-z]+[\s-]+)?(years?|months?|weeks?|days?|nights?|hours?|"
         r"minutes?|seconds?|decades?|centur(y|ies)|seasons?|miles?|yards?|feet|foot|inch(es)?|"
-        r"ft|km|kilomet(re|er)s?|metres?|meters?|cm|mm)\b",
+        r"ft|km|kilomet(re|er)s?|metres?|meters?|cm|mm|(?-i:mi|hrs?|mins?|secs?))\b",
         re.I,
     ),
     "quantity": re.compile(rf"\d|\b({NUMBER_WORDS})\b", re.I),
@@ -133,7 +135,8 @@ PATTERNS: dict[str, re.Pattern[str]] = {
         r"(last|next|this|earlier|later) (week|month|year|season|spring|summer|autumn|winter)|"
         r"the (spring|summer|autumn|winter)|"
         r"\d+ (days?|weeks?|months?|years?) (ago|later|earlier)|the \d\d?(st|nd|rd|th)|"
-        r"q[1-4]|(first|second|third|fourth|final|last) quarter)\b",
+        r"q[1-4]|h[12]|fy ?\d\d(\d\d)?|(first|second|third|fourth|final|last) quarter|"
+        r"\d\d?(?P<sep>[./-])\d\d?(?P=sep)\d\d(\d\d)?)\b",
         re.I,
     ),
     "reason": re.compile(

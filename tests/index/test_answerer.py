@@ -184,21 +184,40 @@ def test_holds_what_was_asked() -> None:
         "The M25 was shut.",
         "He climbed K2 in 1990.",
         "Q3 sales rose.",
+        "It ordered 40 CF-80C engines.",
     ):
         assert holds(other, "money", "How much was it?") == 0.0, other
     assert holds("It rose 12 pct.", "percent", "By how much did it rise?") == 1.0
     assert holds("About one in eight households struggle.", "percent", "What share?") == 1.0
+    for share in ("7.2pc", "a fifth", "three fifths", "two thirds"):
+        assert holds(f"Sales rose by {share}.", "percent", "By how much?") == 1.0, share
+    for other in ("a $100 PC", "the third quarter", "two games"):
+        assert holds(f"It sold {other}.", "percent", "By how much?") == 0.0, other
     assert holds("It opened in May 2024.", "date", "When did it open?") == 1.0
-    for when in ("in the 1990s", "on the 3rd", "in Q3", "in the third quarter", "in the autumn"):
+    for when in (
+        "in the 1990s",
+        "on the 3rd",
+        "in Q3",
+        "in the third quarter",
+        "in the autumn",
+        "on 26.03.26",
+        "on 12/04/2027",
+        "in FY2025",
+        "in H2",
+    ):
         assert holds(f"It opened {when}.", "date", "When did it open?") == 1.0, when
     assert holds("It opened to great acclaim.", "date", "When did it open?") == 0.0
     assert holds("It opened the 3 stores.", "date", "When did it open?") == 0.0
+    assert holds("Funds opened at 6-5/16 pct.", "date", "When did it open?") == 0.0
     # "how long" wants a span of time or distance, not any number
     long = "How long did the strike last?"
     assert holds("The strike lasted 43 days.", "length", long) == 1.0
     assert holds("It ended after two-and-a-half weeks.", "length", long) == 1.0
     assert holds("The runway is 3,200 metres long.", "length", "How long is it?") == 1.0
     assert holds("The wreck lies 7 nautical miles off.", "length", "How far is it?") == 1.0
+    for span in ("1.2 mi", "21.72 secs", "40 mins", "2 hrs"):
+        assert holds(f"It was {span}.", "length", long) == 1.0, span
+    assert holds("It settled for $515m with the SEC.", "length", long) == 0.0
     assert holds("Some 4,000 workers joined in 1989.", "length", long) == 0.0
     # reasons: "for (allegedly) doing", "on safety grounds"
     why = "Why was he banned?"
