@@ -37,7 +37,7 @@ from __future__ import annotations
 
 import argparse
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -320,13 +320,18 @@ def main() -> None:
         name, _, path = data_dir.rpartition("=")
         cases += gather(Path(path), [Path(f) for f in files], name or None)
     ablate(cases)
-    model = fit(cases, args.false_refusal, load_model().sentence if args.decision_only else None)
+    shipped = load_model()
+    model = fit(cases, args.false_refusal, shipped.sentence if args.decision_only else None)
+    if args.decision_only:  # the follow-up shift sits on the sentence model, which is kept
+        model = replace(model, follow_up=shipped.follow_up)
     report(cases, model)
     if out is None:
         print("\nnot written (features held at zero: give --out to keep it)")
         return
     out.write_text(json.dumps(model.to_dict(), indent=1) + "\n", encoding="utf-8")
     print(f"\nwrote {out}")
+    if model.follow_up is None:
+        print("the sentence model is new: refit its follow-up shift (python -m bench.fit_shift)")
 
 
 if __name__ == "__main__":

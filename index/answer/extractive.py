@@ -22,6 +22,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from newsdesk.index.answer.base import Asked
 from newsdesk.index.answer.models import NOT_FOUND, Answer, Citation
 from newsdesk.index.answer.question import (
     answer_type,
@@ -199,9 +200,10 @@ class ExtractiveAnswerer:
         texts: dict[str, str],
         top_k: int,
         query_vector: Sequence[float] | None = None,
+        asked: Asked | None = None,
     ) -> Answer:
         """The answer to `question` from retrieved articles `hits` whose full `texts` are given."""
-        return self.assess(question, hits, texts, top_k, query_vector)[0]
+        return self.assess(question, hits, texts, top_k, query_vector, asked)[0]
 
     def stream(
         self,
@@ -210,9 +212,10 @@ class ExtractiveAnswerer:
         texts: dict[str, str],
         top_k: int,
         query_vector: Sequence[float] | None = None,
+        asked: Asked | None = None,
     ) -> Iterator[Answer]:
         """The answer alone: copied sentences have no draft to show before it."""
-        yield self.answer(question, hits, texts, top_k, query_vector)
+        yield self.answer(question, hits, texts, top_k, query_vector, asked)
 
     def assess(
         self,
@@ -221,8 +224,12 @@ class ExtractiveAnswerer:
         texts: dict[str, str],
         top_k: int,
         query_vector: Sequence[float] | None = None,
+        asked: Asked | None = None,
     ) -> tuple[Answer, float]:
-        """The answer and the confidence (0..1) that the articles answer the question."""
+        """The answer and the confidence (0..1) that the articles answer the question. For a
+        follow-up (`asked`: its own words, `question` its standalone form) the decision is the
+        standalone form's, and its sentences are chosen with the follow-up shift too
+        (scorer.FollowUpShift)."""
         candidates = self.candidates(question, hits, texts, query_vector)
         if candidates is None:
             return refusal(question), 0.0
@@ -231,7 +238,8 @@ class ExtractiveAnswerer:
         features = candidates.features
         if not known:
             features = model.sentence.without(features, SIMILARITY_FEATURES)
-        selection = select(candidates, model.sentence.logit(features))
+        logits = model.sentence.logit(features)
+        selection = select(candidates, logits)
         decision = selection.decision[None, :]
         if not known:
             decision = model.decision.without(decision, SIMILARITY_DECISION)
@@ -239,8 +247,30 @@ class ExtractiveAnswerer:
         best = candidates.hits[selection.pool[0].article]
         if best.dense < self.min_similarity or confidence < model.threshold:
             return refusal(question), confidence
+        shifted = self.follow_up_logits(logits, candidates, texts, asked) if known else None
+        if shifted is not None:
+            selection = select(candidates, shifted)
         answer = compose(question, candidates.hits, selection.pool, selection.chosen, top_k)
         return answer, confidence
+
+    def follow_up_logits(
+        self,
+        logits: np.ndarray,
+        candidates: Candidates,
+        texts: dict[str, str],
+        asked: Asked | None,
+    ) -> np.ndarray | None:
+        """The sentence log-odds of a follow-up's standalone form shifted by how each sentence
+        matches the follow-up's own words (scorer.FollowUpShift); None when there is no
+        follow-up, no shift fitted, or no vector for its words."""
+        shift = self.model.follow_up
+        if asked is None or shift is None or asked.vector is None:
+            return None
+        own = self.candidates(asked.text, candidates.hits, texts, asked.vector)
+        if own is None or len(own.items) != len(candidates.items):
+            return None
+        gaps = own.features[:, [COLUMN["lexical_gap"], COLUMN["similarity_gap"]]]
+        return logits + shift.shift(gaps[:, 0], gaps[:, 1])
 
     def candidates(
         self,

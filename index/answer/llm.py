@@ -33,6 +33,7 @@ from typing import Any
 
 from llama_index.core.llms import LLM, ChatMessage, MessageRole
 
+from newsdesk.index.answer.base import Asked
 from newsdesk.index.answer.extractive import collapse_copies
 from newsdesk.index.answer.models import NOT_FOUND, Answer, Citation
 from newsdesk.index.answer.sentences import Sentence, split_sentences
@@ -274,8 +275,10 @@ class LLMAnswerer:
         texts: dict[str, str],
         top_k: int,
         query_vector: Sequence[float] | None = None,
+        asked: Asked | None = None,
     ) -> tuple[Answer, float | None]:
-        """The verified answer; the model gives no confidence (None)."""
+        """The verified answer; the model gives no confidence (None). `asked` is not used: the
+        model itself condensed the follow-up into `question`."""
         return self.answer(question, hits, texts, top_k, query_vector), None
 
     def stream(
@@ -285,6 +288,7 @@ class LLMAnswerer:
         texts: dict[str, str],
         top_k: int,
         query_vector: Sequence[float] | None = None,
+        asked: Asked | None = None,
     ) -> Iterator[str | Answer]:
         """The model's text as it arrives (unverified draft pieces), then the verified Answer,
         which is the one to keep: its text may differ from the draft."""

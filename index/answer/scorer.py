@@ -1,9 +1,11 @@
-"""The answerer's fitted models, read from scorer.json (written by `python -m bench.fit_answerer`).
+"""The answerer's fitted models, read from scorer.json (written by `python -m bench.fit_answerer`;
+its `follow_up` part by `python -m bench.fit_followup`).
 
 Two logistic regressions over standardised features: one scores each candidate sentence (how
 likely it holds the answer), one turns the evidence of the chosen sentences into the confidence
-that the articles answer the question at all; below `threshold` the answerer refuses. Only
-numpy is needed to apply them.
+that the articles answer the question at all; below `threshold` the answerer refuses. A third,
+small one shifts the sentence scores of a follow-up by how well each sentence matches the
+words the user typed. Only numpy is needed to apply them.
 """
 
 from __future__ import annotations
@@ -66,6 +68,33 @@ class Linear:
 
 
 @dataclass(frozen=True)
+class FollowUpShift:
+    """A follow-up is answered as its standalone form ("When is her funeral? (Keaveney dies)");
+    each sentence's log-odds from the sentence model then move by `lexical_gap` and
+    `similarity_gap` times how far the sentence falls below the best one on those two features
+    for the follow-up's own words, plus `intercept` (a logistic regression with the sentence
+    model's log-odds as its offset, fitted on the fit half's follow-ups)."""
+
+    lexical_gap: float
+    similarity_gap: float
+    intercept: float
+
+    def shift(self, own_lexical_gap: np.ndarray, own_similarity_gap: np.ndarray) -> np.ndarray:
+        return (
+            self.lexical_gap * own_lexical_gap
+            + self.similarity_gap * own_similarity_gap
+            + self.intercept
+        )
+
+    def to_dict(self) -> dict[str, float]:
+        return {
+            "lexical_gap": round(self.lexical_gap, 6),
+            "similarity_gap": round(self.similarity_gap, 6),
+            "intercept": round(self.intercept, 6),
+        }
+
+
+@dataclass(frozen=True)
 class AnswerModel:
     """The sentence scorer, the answer/refuse decision and its threshold."""
 
@@ -74,6 +103,7 @@ class AnswerModel:
     threshold: float
     """Refuse when the decision's probability is below this (chosen for ≤ 5 % false
     refusals on the fit half)."""
+    follow_up: FollowUpShift | None = None
 
     def check(self, sentence_features: tuple[str, ...], decision_features: tuple[str, ...]) -> None:
         """Fail loudly when the model was fitted on other features than the code computes."""
@@ -83,17 +113,22 @@ class AnswerModel:
             raise ValueError("scorer.json's decision features differ from the code's: refit it")
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        data = {
             "sentence": self.sentence.to_dict(),
             "decision": {**self.decision.to_dict(), "threshold": round(self.threshold, 6)},
         }
+        if self.follow_up is not None:
+            data["follow_up"] = self.follow_up.to_dict()
+        return data
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> AnswerModel:
+        shift = data.get("follow_up")
         return cls(
             Linear.from_dict(data["sentence"]),
             Linear.from_dict(data["decision"]),
             float(data["decision"]["threshold"]),
+            FollowUpShift(**{k: float(v) for k, v in shift.items()}) if shift else None,
         )
 
 

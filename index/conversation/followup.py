@@ -9,7 +9,9 @@ that is than the nearest chunk of the articles the conversation cited (with the 
 embedder). A follow-up is searched as itself followed by that subject: the
 title of the article the latest answered turn cited first (else the earlier question), and
 retrieval adds the earlier questions to it and puts the articles the conversation cited
-(any citation, not only the first) first. Any other question is left alone.
+(any citation, not only the first) first; the answerer chooses its sentences weighing the
+follow-up's own words too (index.answer.scorer.FollowUpShift). Any other question is left
+alone.
 In LLM mode the model condenses the follow-up instead (LlamaIndex's condense-question
 prompt), then the same retrieval and verified citations follow.
 """
@@ -25,6 +27,7 @@ from typing import TYPE_CHECKING
 
 from llama_index.core.schema import QueryBundle
 
+from newsdesk.index.answer.base import Asked
 from newsdesk.index.retrieval import ArticleHit
 
 if TYPE_CHECKING:
@@ -57,6 +60,14 @@ class Resolution:
     context: str = ""
     """The earlier questions, which retrieval adds to `searched` (their names stay useful when
     an earlier answer cited the wrong article)."""
+    vector: list[float] | None = None
+    """The embedding of `question` (extractive mode: the answerer weighs a follow-up's own
+    words too)."""
+
+    @property
+    def asked(self) -> Asked | None:
+        """A follow-up's own words, for the answerer (None unless `searched` was rewritten)."""
+        return Asked(self.question, self.vector) if self.follow_up else None
 
     @property
     def query(self) -> str:
@@ -128,10 +139,12 @@ class Resolver:
         self.bias = float(model["bias"])
         self.threshold = float(model["threshold"])
 
-    def features(self, question: str, about: str, cited: list[str]) -> dict[str, float]:
-        """The model's features of `question` asked in a conversation about `about` that
-        cited the articles `cited`."""
-        query = QueryBundle(question, embedding=self.engine.embed_query(question))
+    def features(
+        self, question: str, about: str, cited: list[str], vector: list[float] | None = None
+    ) -> dict[str, float]:
+        """The model's features of `question` (embedded as `vector`, unless None) asked in a
+        conversation about `about` that cited the articles `cited`."""
+        query = QueryBundle(question, embedding=vector or self.engine.embed_query(question))
         similarity = cosine(query.embedding or [], self.engine.embed_text(about))
         alone = self.nearest(query)
         gap = self.nearest(query, cited[:CONTEXT_TURNS]) - alone if cited else -1.0
@@ -141,10 +154,12 @@ class Resolver:
         """The similarity of the indexed chunk nearest to the query (of these articles)."""
         return self.engine.nearest_score(query, among)
 
-    def probability(self, question: str, about: str, cited: list[str]) -> float:
+    def probability(
+        self, question: str, about: str, cited: list[str], vector: list[float] | None = None
+    ) -> float:
         """The model's probability that `question` follows up on a conversation about `about`
         that cited `cited`."""
-        values = self.features(question, about, cited)
+        values = self.features(question, about, cited, vector)
         z = self.bias + sum(w * values[n] for w, n in zip(self.weights, FEATURES, strict=True))
         return 1 / (1 + math.exp(-z))
 
@@ -158,11 +173,13 @@ class Resolver:
         if condensed is not None:  # LLM mode: the model decides what the question refers to
             follow_up = condensed != question
             return Resolution(question, condensed, follow_up, float(follow_up), favoured)
-        probability = self.probability(question, about, first_cited)
+        vector = self.engine.embed_query(question)
+        probability = self.probability(question, about, first_cited, vector)
         if probability < self.threshold:
             return Resolution(question, question, probability=probability)
         context = " ".join(t.question for t in earlier[-CONTEXT_TURNS:])
-        return Resolution(question, f"{question} ({about})", True, probability, favoured, context)
+        searched = f"{question} ({about})"
+        return Resolution(question, searched, True, probability, favoured, context, vector)
 
     def condense(self, question: str, earlier: list[Turn]) -> str | None:
         """LLM mode: the model's standalone rewrite of the follow-up (None in extractive mode,

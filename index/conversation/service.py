@@ -84,7 +84,9 @@ class Conversations:
             if found is None:
                 pieces: Iterator[str | Answer] = iter([not_found(resolution.searched)])
             else:
-                pieces = self.engine.answerer.stream(resolution.searched, *found)
+                pieces = self.engine.answerer.stream(
+                    resolution.searched, *found, asked=resolution.asked
+                )
         else:  # a first turn is any question asked alone
             pieces = self.engine.ask_stream(question, top_k, filters)
         for piece in pieces:
@@ -124,7 +126,7 @@ class Conversations:
         found = self.sources(resolution, top_k or self.engine.settings.top_k, filters)
         if found is None:
             return not_found(resolution.searched), 0.0
-        return self.engine.answerer.assess(resolution.searched, *found)
+        return self.engine.answerer.assess(resolution.searched, *found, asked=resolution.asked)
 
     def sources(
         self, resolution: Resolution, top_k: int, filters: Filters | None

@@ -15,6 +15,7 @@ from fastapi.testclient import TestClient
 from newsdesk.index.answer.models import Answer, Citation
 from newsdesk.index.config import Settings
 from newsdesk.index.conversation.followup import Resolution, Resolver, features
+from newsdesk.index.conversation.service import Conversations
 from newsdesk.index.conversation.store import (
     MAX_PENDING,
     ConversationStore,
@@ -286,6 +287,40 @@ def test_a_question_that_stands_alone_is_left_alone(real_resolver: Resolver) -> 
         assert not resolution.follow_up and resolution.searched == question
         assert resolution.rerank([ArticleHit("x", 1.0)])[0].article_id == "x"
     assert real_resolver.resolve(BRIDGE, []).searched == BRIDGE
+
+
+OBITUARY = (
+    "Stage actress Mara Quill dies\n\nMara Quill, the actress who starred in the stage musical "
+    "Lantern for a decade, has died aged 71. Quill died at her home in Whitby on Saturday after "
+    "a short illness, her agent said. She first played the lead in Lantern in 1979 and returned "
+    "to the role twice. Fellow actors paid tribute to her warmth on and off the stage. Her "
+    "funeral will be held at St Hilda's church in Whitby on 14 March. Quill is survived by her "
+    "husband, the set designer Tom Ashby, and two sons."
+)
+STRIKE = (
+    "Harbour ferry strike ends\n\nThe strike by ferry crews in Portsmouth has ended after "
+    "eleven days. The union said its members had voted to accept a pay rise of 4.5%. Services "
+    "will return to normal on Monday, the operator Solent Link said. The dispute had stranded "
+    "thousands of travellers over Easter. Union leader Dana Reyes said the deal was a victory "
+    "for common sense. Solent Link lost an estimated £2m in fares during the walkout."
+)
+
+
+def test_a_follow_ups_own_words_choose_its_sentences(real_engine: Any, corpus: Path) -> None:
+    # The standalone form repeats the headline's words, which the lead sentence holds too; the
+    # fitted follow-up shift weighs the words the user typed.
+    (corpus / "obituary.txt").write_text(OBITUARY, encoding="utf-8")
+    (corpus / "strike.txt").write_text(STRIKE, encoding="utf-8")
+    real_engine.sync([corpus])
+    asking = Conversations(real_engine)
+    first = asking.ask("Which musical did Mara Quill star in for a decade?")
+    died = asking.ask("Where did she die?", first.conversation_id)
+    assert died.searched == "Where did she die? (Stage actress Mara Quill dies)"
+    assert "Whitby" in died.answer
+    first = asking.ask("How long did the Portsmouth ferry strike last?")
+    back = asking.ask("When will services return to normal?", first.conversation_id)
+    assert back.answer.startswith("Services will return to normal on Monday")
+    assert back.citations[0].article_id == "strike.txt"
 
 
 # --------------------------------------------------------------------------- API
