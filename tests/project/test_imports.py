@@ -25,6 +25,14 @@ BEYOND_THE_FACADE = {
         "index.engine",
         "index.evaluate",
     ),
+    # The follow-up shift's training tool fits it on the answerer's own features, turn by turn.
+    "bench/fit_shift.py": (
+        "index.answer",
+        "index.config",
+        "index.conversation",
+        "index.engine",
+        "index.evaluate",
+    ),
     # Builds LlamaIndex's own retrievers over the same index and model, to compare.
     "bench/fusion.py": ("index.embeddings",),
 }
