@@ -120,6 +120,7 @@ def eval_report(
         ("answer accuracy", lambda r: f"{r.accuracy:.3f}"),
         ("false refusals", lambda r: f"{r.false_refusal:.3f}"),
         ("refusal on unanswerable", lambda r: "-" if r.refusal is None else f"{r.refusal:.3f}"),
+        ("mean answer length", lambda r: f"{r.mean_answer_chars:.0f} chars"),
         ("latency p50 / p95", lambda r: f"{r.latency_p50_ms:.0f} / {r.latency_p95_ms:.0f} ms"),
     ]
     for label, cell in rows:

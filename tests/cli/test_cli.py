@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from newsdesk.index.evaluate import half
+
 pytestmark = [pytest.mark.integration, pytest.mark.e2e]
 
 
@@ -159,6 +161,31 @@ def test_chat_follows_up_and_ask_continues_its_conversation(tmp_path: Path) -> N
     assert json.loads(asked.stdout)["conversation_id"] == cid
     gone = run(["ask", "When?", "--conversation", "nosuchconversation"], data)
     assert gone.returncode == 1 and "ask without a conversation id" in gone.stderr
+
+
+def test_eval_scores_conversations_turn_by_turn(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    corpus = Path(__file__).parents[1] / "fixtures" / "corpus"
+    assert run(["ingest", str(corpus)], data).returncode == 0
+    bridge = "world/harbour-bridge.txt"
+    turns = [
+        {"question": "How much will the new harbour bridge cost?", "article": bridge,
+         "answers": ["84 million pounds"]},
+        {"question": "When is it expected to open?", "article": bridge, "answers": ["2027"]},
+    ]  # fmt: skip
+    path = tmp_path / "conversations.jsonl"
+    path.write_text(json.dumps({"id": "c1", "turns": turns}) + "\n", encoding="utf-8")
+    which = half("c1")
+    result = run(["eval", "--conversations", str(path), "--half", which], data, COLUMNS="200")
+    assert result.returncode == 0, result.stderr
+    table = {
+        line.split("│")[1].strip(): [cell.strip() for cell in line.split("│")[2:-1]]
+        for line in result.stdout.splitlines()
+        if line.startswith("│")
+    }
+    assert table["hit@1"] == ["1.000", "1.000"]  # the first turn, the follow-up
+    assert table["answer accuracy"] == ["1.000", "1.000"]
+    assert all(cell.endswith(" chars") for cell in table["mean answer length"])
 
 
 def test_help_paragraphs_flow_to_the_terminal_width() -> None:
