@@ -1,5 +1,5 @@
 """The answerer's fitted models, read from scorer.json (written by `python -m bench.fit_answerer`;
-its `follow_up` part by `python -m bench.fit_followup`).
+its `follow_up` part by `python -m bench.fit_shift`).
 
 Two logistic regressions over standardised features: one scores each candidate sentence (how
 likely it holds the answer), one turns the evidence of the chosen sentences into the confidence
