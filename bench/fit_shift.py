@@ -84,7 +84,7 @@ def gather(engine: Engine, paths: list[Path]) -> list[FollowUp]:
                 continue
             hits, texts, _, vector = sources
             full = answerer.candidates(resolution.searched, hits, texts, vector)
-            own = answerer.candidates(turn.question, hits, texts, resolution.vector)
+            own = answerer.candidates(turn.question, hits, texts, resolution.vectors[turn.question])
             if full is None or own is None or len(own.items) != len(full.items):
                 continue
             answers = [a.lower() for a in turn.answers]

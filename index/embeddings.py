@@ -115,6 +115,10 @@ class HashEmbedding(BaseEmbedding):
     def _get_text_embedding(self, text: str) -> list[float]:
         return self._vector(text)
 
+    def embed_queries(self, queries: list[str]) -> list[list[float]]:
+        """Query embeddings of several texts at once."""
+        return [self._vector(query) for query in queries]
+
     def embed_with_spans(
         self, texts: list[str], spans: list[Spans]
     ) -> tuple[list[list[float]], list[Pooled]]:
@@ -180,3 +184,7 @@ class LazyEmbedding(BaseEmbedding):
     ) -> tuple[list[list[float]], list[Pooled]]:
         """The model's `embed_with_spans` (index.sentence_vectors)."""
         return self.model.embed_with_spans(texts, spans)
+
+    def embed_queries(self, queries: list[str]) -> list[list[float]]:
+        """Query embeddings of several texts in one pass of the model (a follow-up's forms)."""
+        return self.model.embed_queries(queries)

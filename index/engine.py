@@ -243,11 +243,16 @@ class Engine:
         return self._retriever.configured(max(top_k or self.settings.top_k, 5), filters)
 
     def retrieve(
-        self, question: str, top_k: int | None = None, filters: Filters | None = None
+        self,
+        question: str,
+        top_k: int | None = None,
+        filters: Filters | None = None,
+        embedding: list[float] | None = None,
     ) -> tuple[list[ArticleHit], dict[str, str], list[float]]:
         """The articles an answer is drawn from (in the order time in the question gives
-        them: index.when), their texts, and the question's embedding."""
-        query = QueryBundle(question)
+        them: index.when), their texts, and the question's embedding (made now unless
+        given)."""
+        query = QueryBundle(question, embedding=embedding)
         hits = articles_of(self.as_retriever(top_k, filters).retrieve(query))
         texts = self._store.texts([h.article_id for h in hits]) if hits else {}
         hits, _ = self._time.apply(question, hits, texts)
@@ -265,6 +270,13 @@ class Engine:
     def embed_query(self, text: str) -> list[float]:
         """The embedding of a question (the model loads at its first use)."""
         return self._embedder.get_query_embedding(text)
+
+    def embed_queries(self, texts: list[str]) -> list[list[float]]:
+        """The embeddings of several questions, in one pass of the model."""
+        batch = getattr(self._embedder, "embed_queries", None)
+        if batch is None:  # another LlamaIndex embedding: one at a time
+            return [self._embedder.get_query_embedding(text) for text in texts]
+        return batch(texts)
 
     def embed_text(self, text: str) -> list[float]:
         """The embedding of a passage."""

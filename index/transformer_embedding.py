@@ -24,6 +24,10 @@ class SentenceTransformerEmbedding(HuggingFaceEmbedding):
         """The sentence-transformers model itself (benchmarks time its bare `encode`)."""
         return self._model
 
+    def embed_queries(self, queries: list[str]) -> list[list[float]]:
+        """Query embeddings (the model's query prompt, if any) of several texts in one batch."""
+        return self._embed(list(queries), prompt_name="query")
+
     def embed_with_spans(
         self, texts: list[str], spans: list[Spans]
     ) -> tuple[list[list[float]], list[Pooled]]:

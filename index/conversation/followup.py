@@ -60,14 +60,14 @@ class Resolution:
     context: str = ""
     """The earlier questions, which retrieval adds to `searched` (their names stay useful when
     an earlier answer cited the wrong article)."""
-    vector: list[float] | None = None
-    """The embedding of `question` (extractive mode: the answerer weighs a follow-up's own
-    words too)."""
+    vectors: dict[str, list[float]] = field(default_factory=dict)
+    """Embeddings already made, by text (extractive mode: `question`, `searched` and `query`,
+    in one pass of the model)."""
 
     @property
     def asked(self) -> Asked | None:
         """A follow-up's own words, for the answerer (None unless `searched` was rewritten)."""
-        return Asked(self.question, self.vector) if self.follow_up else None
+        return Asked(self.question, self.vectors.get(self.question)) if self.follow_up else None
 
     @property
     def query(self) -> str:
@@ -173,13 +173,15 @@ class Resolver:
         if condensed is not None:  # LLM mode: the model decides what the question refers to
             follow_up = condensed != question
             return Resolution(question, condensed, follow_up, float(follow_up), favoured)
-        vector = self.engine.embed_query(question)
-        probability = self.probability(question, about, first_cited, vector)
-        if probability < self.threshold:
-            return Resolution(question, question, probability=probability)
         context = " ".join(t.question for t in earlier[-CONTEXT_TURNS:])
-        searched = f"{question} ({about})"
-        return Resolution(question, searched, True, probability, favoured, context, vector)
+        follow_up = Resolution(question, f"{question} ({about})", True, 0.0, favoured, context)
+        texts = list(dict.fromkeys([question, follow_up.searched, follow_up.query]))
+        vectors = dict(zip(texts, self.engine.embed_queries(texts), strict=True))
+        probability = self.probability(question, about, first_cited, vectors[question])
+        if probability < self.threshold:
+            return Resolution(question, question, probability=probability, vectors=vectors)
+        follow_up.probability, follow_up.vectors = probability, vectors
+        return follow_up
 
     def condense(self, question: str, earlier: list[Turn]) -> str | None:
         """LLM mode: the model's standalone rewrite of the follow-up (None in extractive mode,

@@ -135,11 +135,13 @@ class Conversations:
         favouring those it carries over, their texts, `top_k` and the embedding of the
         question searched; None when nothing was found."""
         engine = self.engine
-        hits, texts, embedding = engine.retrieve(resolution.query, top_k, filters)
+        made = resolution.vectors
+        query, searched = resolution.query, resolution.searched
+        hits, texts, embedding = engine.retrieve(query, top_k, filters, made.get(query))
         if not hits:
             return None
-        if resolution.query != resolution.searched:
-            embedding = engine.embed_query(resolution.searched)
+        if query != searched:
+            embedding = made.get(searched) or engine.embed_query(searched)
         return resolution.rerank(hits), texts, top_k, embedding
 
 

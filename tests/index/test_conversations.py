@@ -277,6 +277,19 @@ def test_a_follow_up_is_searched_with_the_conversations_subject(real_resolver: R
         assert resolution.favoured == [c.article_id for c in earlier[0].citations]
 
 
+def test_a_follow_ups_forms_are_embedded_in_one_pass(real_resolver: Resolver) -> None:
+    import numpy as np
+
+    resolution = real_resolver.resolve("When will it open?", [turn(BRIDGE)])
+    assert resolution.follow_up
+    made = resolution.vectors
+    assert set(made) == {resolution.question, resolution.searched, resolution.query}
+    for text, vector in made.items():  # the batch gives what one text at a time gives
+        alone = real_resolver.engine.embed_query(text)
+        assert np.allclose(vector, alone, atol=1e-5), text
+    assert resolution.asked is not None and resolution.asked.vector == made["When will it open?"]
+
+
 def test_a_question_that_stands_alone_is_left_alone(real_resolver: Resolver) -> None:
     earlier = [turn(BRIDGE)]
     for question in (

@@ -86,3 +86,19 @@ def test_relative_score_fusion_scales_each_retriever() -> None:
     assert [share for _, share in relative([0.2, 0.5, 0.8], hits)] == pytest.approx([0, 0.5, 1])
     assert [share for _, share in relative([3.0, 3.0], hits[:2])] == [1.0, 1.0]
     assert relative([], []) == []
+
+
+def test_questions_embed_in_one_batch_with_any_llamaindex_embedding(
+    fake_engine: Engine, tmp_path: Path
+) -> None:
+    from llama_index.core.embeddings import MockEmbedding
+
+    texts = ["When will it open?", "When will it open? (Bridge approved)"]
+    ours = fake_engine.embed_queries(texts)  # the test embedder batches them itself
+    assert ours == [fake_engine.embed_query(t) for t in texts]
+    other = Engine(
+        Settings(data_dir=tmp_path / "other", _env_file=None),
+        embedder=MockEmbedding(embed_dim=8),
+    )
+    assert other.embed_queries(texts) == [[0.5] * 8, [0.5] * 8]  # one text at a time
+    other.close()
