@@ -23,10 +23,10 @@ def feed_urls(runtime: Runtime) -> list[str]:
     return list(dict.fromkeys([*runtime.settings.feeds, *known]))
 
 
-def start_poll(runtime: Runtime, urls: list[str] | None = None) -> bool:
-    """Start a background sync of the feeds (all, or `urls`); False when a sync is running."""
+def start_poll(runtime: Runtime) -> bool:
+    """Start a background sync of every feed; False when a sync is running."""
     assert runtime.engine is not None
-    urls = feed_urls(runtime) if urls is None else urls
+    urls = feed_urls(runtime)
     if not urls:
         return True
     try:

@@ -47,6 +47,8 @@ class SyncJobs:
         self._running: ReindexJob | None = None
         self._thread: threading.Thread | None = None
         self._on_finish = on_finish
+        self._queued: tuple[Engine, Trigger, list[str]] | None = None
+        """URLs to sync as soon as the running sync ends (start_soon)."""
 
     def start(
         self, engine: Engine, sources: list[Path], trigger: Trigger, urls: Sequence[str] = ()
@@ -56,22 +58,40 @@ class SyncJobs:
         with self._lock:
             if self._running is not None:
                 raise SyncBusy(self._running.model_copy())
-            job = ReindexJob(
-                id=uuid.uuid4().hex,
-                trigger=trigger,
-                status="running",
-                sources=[*map(str, sources), *urls],
-                started_at=now(),
-            )
-            self._running = job
-            self._jobs[job.id] = job
-            while len(self._jobs) > KEEP_JOBS:
-                self._jobs.popitem(last=False)
-            self._thread = threading.Thread(
-                target=self._run, args=(job, engine, sources, list(urls)), name="sync", daemon=True
-            )
-            self._thread.start()
-            return job.model_copy()
+            return self._start(engine, sources, trigger, urls)
+
+    def start_soon(
+        self, engine: Engine, trigger: Trigger, urls: Sequence[str]
+    ) -> ReindexJob | None:
+        """Start syncing `urls` now, or as soon as the running sync ends (then None): a feed
+        added during another sync is polled right after it, not at the next poll."""
+        with self._lock:
+            if self._running is None:
+                return self._start(engine, [], trigger, urls)
+            queued = self._queued[2] if self._queued else []
+            self._queued = (engine, trigger, list(dict.fromkeys([*queued, *urls])))
+            return None
+
+    def _start(
+        self, engine: Engine, sources: list[Path], trigger: Trigger, urls: Sequence[str]
+    ) -> ReindexJob:
+        """Start a sync thread (the lock is held and no sync runs)."""
+        job = ReindexJob(
+            id=uuid.uuid4().hex,
+            trigger=trigger,
+            status="running",
+            sources=[*map(str, sources), *urls],
+            started_at=now(),
+        )
+        self._running = job
+        self._jobs[job.id] = job
+        while len(self._jobs) > KEEP_JOBS:
+            self._jobs.popitem(last=False)
+        self._thread = threading.Thread(
+            target=self._run, args=(job, engine, sources, list(urls)), name="sync", daemon=True
+        )
+        self._thread.start()
+        return job.model_copy()
 
     def get(self, job_id: str) -> ReindexJob | None:
         """A snapshot of a job, or None when unknown."""
@@ -125,5 +145,9 @@ class SyncJobs:
             job.finished_at = now()
             self._running = None
             finished = job.model_copy()
+            if self._queued is not None:
+                engine, trigger, queued = self._queued
+                self._queued = None
+                self._start(engine, [], trigger, queued)
         if self._on_finish:
             self._on_finish(finished)

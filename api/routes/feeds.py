@@ -8,7 +8,6 @@ from fastapi import APIRouter, Path, Response
 
 from newsdesk.api.deps import Admin, EngineDep, RuntimeDep
 from newsdesk.api.errors import ApiError
-from newsdesk.api.feeds import start_poll
 from newsdesk.api.routes.articles import ADMIN
 from newsdesk.api.schemas import ErrorBody, Feed, FeedIn
 from newsdesk.index import FeedState
@@ -46,9 +45,9 @@ def list_feeds(engine: EngineDep, runtime: RuntimeDep) -> list[Feed]:
 @router.post("/feeds", response_model=Feed, status_code=201)
 def add_feed(body: FeedIn, engine: EngineDep, runtime: RuntimeDep) -> Feed:
     """Poll a feed (RSS 2.0 / Atom 1.0) or an article page from now on; its first poll starts
-    at once when no other sync runs (else at the next poll)."""
+    at once, or as soon as a sync that is running ends."""
     state = engine.feed_book().add(body.url)
-    start_poll(runtime, [body.url])
+    runtime.jobs.start_soon(engine, "feeds", [body.url])
     return shown(state, runtime.settings.feeds)
 
 

@@ -136,3 +136,38 @@ def test_sources_are_listed_for_autocompletion(fake_settings: Settings, corpus: 
         assert client.get("/sources", params={"prefix": "alp"}).json() == [
             {"name": "Alpine Times", "articles": 1}
         ]
+
+
+def test_a_feed_added_during_another_sync_is_polled_right_after_it() -> None:
+    import threading
+
+    from newsdesk.api.jobs import SyncJobs
+    from newsdesk.index.sync import SyncReport
+
+    class SlowEngine:  # the engine's two sync calls, the first one held until released
+        def __init__(self) -> None:
+            self.release = threading.Event()
+            self.polled: list[list[str]] = []
+
+        def sync(self, sources: list[Path], progress: object = None) -> SyncReport:
+            self.release.wait(30)
+            return SyncReport()
+
+        def sync_urls(self, urls: list[str]) -> SyncReport:
+            self.polled.append(urls)
+            return SyncReport()
+
+    engine = SlowEngine()
+    jobs = SyncJobs()
+    running = jobs.start(engine, [Path("articles")], "admin")  # type: ignore[arg-type]
+    assert jobs.start_soon(engine, "feeds", ["https://a.example/rss"]) is None  # type: ignore[arg-type]
+    assert jobs.start_soon(engine, "feeds", ["https://b.example/rss"]) is None  # type: ignore[arg-type]
+    assert engine.polled == []
+    engine.release.set()
+    wait_for(lambda: engine.polled, "the queued feeds' poll", timeout=10)
+    assert jobs.wait(10)
+    assert engine.polled == [["https://a.example/rss", "https://b.example/rss"]]
+    assert jobs.get(running.id).status == "succeeded"  # type: ignore[union-attr]
+    started = jobs.start_soon(engine, "feeds", ["https://c.example/rss"])  # type: ignore[arg-type]
+    assert started is not None and jobs.wait(10)
+    assert engine.polled[-1] == ["https://c.example/rss"]
