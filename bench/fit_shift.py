@@ -32,7 +32,6 @@ import numpy as np
 from scipy.optimize import minimize
 
 from newsdesk.index.answer.extractive import (
-    COLUMN,
     Candidates,
     ExtractiveAnswerer,
     Scored,
@@ -45,8 +44,6 @@ from newsdesk.index.conversation.service import Conversations
 from newsdesk.index.conversation.store import Turn
 from newsdesk.index.engine import Engine
 from newsdesk.index.evaluate import FIT, Evaluator, half
-
-GAPS = [COLUMN["lexical_gap"], COLUMN["similarity_gap"]]
 
 
 @dataclass
@@ -84,15 +81,16 @@ def gather(engine: Engine, paths: list[Path]) -> list[FollowUp]:
                 continue
             hits, texts, _, vector = sources
             full = answerer.candidates(resolution.searched, hits, texts, vector)
-            own = answerer.candidates(turn.question, hits, texts, resolution.vectors[turn.question])
-            if full is None or own is None or len(own.items) != len(full.items):
+            asked = resolution.asked
+            gaps = answerer.follow_up_gaps(full, asked) if full and asked else None
+            if full is None or gaps is None:
                 continue
             answers = [a.lower() for a in turn.answers]
             labels = np.array(
                 [holds(full, item, turn.article or "", answers, evaluator) for item in full.items]
             )
             logits = model.sentence.logit(full.features)
-            found.append(FollowUp(c.id, full, logits, own.features[:, GAPS], labels, answers))
+            found.append(FollowUp(c.id, full, logits, gaps, labels, answers))
     return found
 
 

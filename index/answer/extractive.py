@@ -131,6 +131,8 @@ class Candidates:
     """The question's terms and their weights (ExtractiveAnswerer.weights)."""
     words: list[set[str]]
     """Per row, the sentence's terms."""
+    vectors: np.ndarray
+    """Per row, the sentence's unit vector (index.sentence_vectors)."""
 
     def cover(self, items: list[Scored]) -> float:
         """Share of the question's weight the sentences hold together."""
@@ -247,30 +249,39 @@ class ExtractiveAnswerer:
         best = candidates.hits[selection.pool[0].article]
         if best.dense < self.min_similarity or confidence < model.threshold:
             return refusal(question), confidence
-        shifted = self.follow_up_logits(logits, candidates, texts, asked) if known else None
+        shifted = self.follow_up_logits(logits, candidates, asked) if known else None
         if shifted is not None:
             selection = select(candidates, shifted)
         answer = compose(question, candidates.hits, selection.pool, selection.chosen, top_k)
         return answer, confidence
 
     def follow_up_logits(
-        self,
-        logits: np.ndarray,
-        candidates: Candidates,
-        texts: dict[str, str],
-        asked: Asked | None,
+        self, logits: np.ndarray, candidates: Candidates, asked: Asked | None
     ) -> np.ndarray | None:
         """The sentence log-odds of a follow-up's standalone form shifted by how each sentence
         matches the follow-up's own words (scorer.FollowUpShift); None when there is no
-        follow-up, no shift fitted, or no vector for its words."""
+        follow-up, no shift fitted, or nothing in its words to weigh."""
         shift = self.model.follow_up
-        if asked is None or shift is None or asked.vector is None:
+        if asked is None or shift is None:
             return None
-        own = self.candidates(asked.text, candidates.hits, texts, asked.vector)
-        if own is None or len(own.items) != len(candidates.items):
+        gaps = self.follow_up_gaps(candidates, asked)
+        return None if gaps is None else logits + shift.shift(gaps[:, 0], gaps[:, 1])
+
+    def follow_up_gaps(self, candidates: Candidates, asked: Asked) -> np.ndarray | None:
+        """Per candidate, how far it falls below the best on `lexical` and on `similarity`
+        for the follow-up's own words (the columns lexical_gap and similarity_gap would
+        have); None without a vector for them or anything in them to weigh."""
+        weights = self.weights(asked.text)
+        if asked.vector is None or not weights:
             return None
-        gaps = own.features[:, [COLUMN["lexical_gap"], COLUMN["similarity_gap"]]]
-        return logits + shift.shift(gaps[:, 0], gaps[:, 1])
+        asked_for = set(terms(" ".join(focus_nouns(asked.text))))
+        lexical = np.zeros(len(candidates.items))
+        for a in range(len(candidates.hits)):
+            rows = [item.row for item in candidates.items if item.article == a]
+            words = [candidates.words[row] for row in rows]
+            lexical[rows] = article_lexicals(weights, words, asked_for)
+        similarity = candidates.vectors @ np.asarray(asked.vector, dtype=np.float32)
+        return np.column_stack([lexical - lexical.max(), similarity - similarity.max()])
 
     def candidates(
         self,
@@ -297,6 +308,7 @@ class ExtractiveAnswerer:
         items: list[Scored] = []
         rows: list[list[float]] = []
         row_words: list[set[str]] = []
+        row_vectors: list[np.ndarray] = []
         key_cover: list[float] = []
         candidates = hits[:CANDIDATE_ARTICLES]
         stored = self.stored([hit.article_id for hit in candidates])
@@ -314,11 +326,9 @@ class ExtractiveAnswerer:
             everything = title_terms.union(*words)
             cover = coverage(everything)
             key_cover.append(len(named & everything) / len(named) if named else 1.0)
-            local = local_weights(weights, words, asked_for)
-            local_total = sum(local.values()) or 1.0
-            lexicals = [
-                sum(w for t, w in local.items() if t in found) / local_total for found in words
-            ]
+            lexicals = article_lexicals(weights, words, asked_for)
+            if sentences:
+                row_vectors.append(vectors.vectors)
             asked = set(weights)
             for i, sentence in enumerate(sentences):
                 around = [j for j in (i - 1, i + 1) if 0 <= j < len(words)]
@@ -364,7 +374,8 @@ class ExtractiveAnswerer:
         for gap in ("lexical_gap", "similarity_gap"):
             column = features[:, COLUMN[gap]]
             features[:, COLUMN[gap]] = column - column.max()
-        return Candidates(question, hits, items, features, key_cover, weights, row_words)
+        vectors = np.vstack(row_vectors)
+        return Candidates(question, hits, items, features, key_cover, weights, row_words, vectors)
 
     def sentence_vectors(self, text: str) -> SentenceVectors:
         """Sentence vectors of an article indexed without them, made now."""
@@ -443,6 +454,16 @@ def local_weights(
         * (FOCUS_NOUN_WEIGHT if term in asked_for else 1.0)
         for term, weight in weights.items()
     }
+
+
+def article_lexicals(
+    weights: dict[str, float], words: list[set[str]], asked_for: set[str]
+) -> list[float]:
+    """Per sentence of one article (its terms `words`), the share of the question's local
+    weight it holds (the `lexical` feature)."""
+    local = local_weights(weights, words, asked_for)
+    total = sum(local.values()) or 1.0
+    return [sum(w for t, w in local.items() if t in found) / total for found in words]
 
 
 def refusal(question: str) -> Answer:

@@ -38,7 +38,8 @@ def candidates_of(rows: np.ndarray) -> Candidates:
     """Candidates of one article, one sentence per row (features as given)."""
     items = [Scored(0, i, Sentence(f"s{i}", 3 * i, 3 * i + 2), row=i) for i in range(len(rows))]
     words = [{"price"} for _ in items]
-    return Candidates("How much?", [], items, rows, [1.0], {"price": 1.0}, words)
+    vectors = np.zeros((len(items), 4), dtype=np.float32)
+    return Candidates("How much?", [], items, rows, [1.0], {"price": 1.0}, words, vectors)
 
 
 def test_without_holds_sentence_and_decision_features_at_zero(monkeypatch) -> None:
