@@ -393,7 +393,7 @@ def build_answerer(
     real = settings.embed_model != TEST_MODEL  # the test embedder's similarities mean nothing
     return ExtractiveAnswerer(
         keywords.loaded,
-        store.sentence_vectors,
+        store.vectors_of,
         embedder.get_text_embedding_batch,
         min_similarity=settings.min_similarity if real else 0.0,
         similarities=real,

@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 import os
 import threading
-from collections.abc import Callable, Iterator
+from collections import OrderedDict
+from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import Future
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -26,6 +27,9 @@ from newsdesk.index.sentence_vectors import SentenceVectors
 if TYPE_CHECKING:
     from llama_index.core.schema import TextNode
 
+RECENT_ROWS = 64
+"""Sentence rows kept from the last `texts` reads: an answer reads its articles' texts, then
+the sentence vectors of the same rows."""
 LAYOUT = 4
 """How an index is stored: its chunk collection records it. Layout 4 keeps each article's
 record in three metadata keys and the generation in the chunk collection's metadata; layouts
@@ -211,6 +215,9 @@ class Store:
 
         self.settings = settings
         self.client = connect(settings)
+        self._read: OrderedDict[str, dict[str, Any]] = OrderedDict()
+        """The sentence rows `texts` read last (RECENT_ROWS at most), for `vectors_of`."""
+        self._read_lock = threading.Lock()
         try:
             chunks = self.client.get_collection(settings.collection, embedding_function=None)
         except NotFoundError:  # a new index: it records the model that builds it
@@ -371,7 +378,14 @@ class Store:
     def texts(self, article_ids: list[str]) -> dict[str, str]:
         """Full texts of several articles, keyed by id."""
         found = self.sentences.get(ids=list(dict.fromkeys(article_ids)), include=["metadatas"])
-        return {i: meta["text"] for i, meta in zip(found["ids"], found["metadatas"], strict=True)}
+        rows = dict(zip(found["ids"], found["metadatas"], strict=True))
+        with self._read_lock:
+            for article_id, meta in rows.items():
+                self._read[article_id] = meta
+                self._read.move_to_end(article_id)
+            while len(self._read) > RECENT_ROWS:
+                self._read.popitem(last=False)
+        return {article_id: meta["text"] for article_id, meta in rows.items()}
 
     def list_articles(
         self, limit: int, offset: int, source: str | None = None
@@ -385,6 +399,7 @@ class Store:
 
     def delete_chunks(self, article_ids: list[str]) -> None:
         """Delete every chunk of these articles, whatever their number, and their sentences."""
+        self._forget(article_ids)
         for start in range(0, len(article_ids), 500):
             batch = article_ids[start : start + 500]
             self.chunks.delete(where={"article_id": {"$in": batch}})
@@ -392,12 +407,19 @@ class Store:
 
     def put_texts(self, texts: dict[str, tuple[str, SentenceVectors]]) -> None:
         """Store articles' full texts with their sentence vectors, keyed by article id."""
+        self._forget(list(texts))
         if texts:
             self.sentences.upsert(
                 ids=list(texts),
                 metadatas=[{"text": text, **v.to_metadata()} for text, v in texts.values()],
                 embeddings=[PLACEHOLDER_VECTOR] * len(texts),
             )
+
+    def _forget(self, article_ids: list[str]) -> None:
+        """Drop these articles' rows kept from `texts` reads (they are written anew)."""
+        with self._read_lock:
+            for article_id in article_ids:
+                self._read.pop(article_id, None)
 
     def put_chunks(self, nodes: list[TextNode]) -> None:
         """Add embedded chunks as LlamaIndex's ChromaVectorStore reads them back: the node as
@@ -418,12 +440,20 @@ class Store:
             metadatas=metadatas,
         )
 
-    def sentence_vectors(self, article_ids: list[str]) -> dict[str, SentenceVectors]:
-        """The stored sentence vectors of these articles."""
-        found = self.sentences.get(ids=list(dict.fromkeys(article_ids)), include=["metadatas"])
+    def vectors_of(self, texts: Mapping[str, str]) -> dict[str, SentenceVectors]:
+        """The stored sentence vectors of these articles as they were stored with exactly
+        these texts (id: text): from the rows `texts` read them from when it was those rows,
+        else read now. An article stored since with another text has none here."""
+        with self._read_lock:
+            rows = {i: self._read[i] for i in texts if i in self._read}
+        missing = [i for i in texts if rows.get(i, {}).get("text") != texts[i]]
+        if missing:
+            found = self.sentences.get(ids=missing, include=["metadatas"])
+            rows.update(zip(found["ids"], found["metadatas"], strict=True))
         return {
             i: SentenceVectors.from_metadata(meta)
-            for i, meta in zip(found["ids"], found["metadatas"], strict=True)
+            for i, meta in rows.items()
+            if meta.get("text") == texts[i]
         }
 
     def chunk_article_ids(self) -> set[str]:

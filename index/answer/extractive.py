@@ -102,7 +102,7 @@ SIMILARITY_DECISION = ("best_similarity", "dense")
 MIN_ADDED_LOGIT = math.log(MIN_ADDED_PROBABILITY / (1 - MIN_ADDED_PROBABILITY))
 
 Embed = Callable[[list[str]], Sequence[Sequence[float]]]
-Stored = Callable[[list[str]], dict[str, SentenceVectors]]
+Stored = Callable[[dict[str, str]], dict[str, SentenceVectors]]
 
 
 @dataclass
@@ -311,7 +311,7 @@ class ExtractiveAnswerer:
         row_vectors: list[np.ndarray] = []
         key_cover: list[float] = []
         candidates = hits[:CANDIDATE_ARTICLES]
-        stored = self.stored([hit.article_id for hit in candidates])
+        stored = self.stored({hit.article_id: texts[hit.article_id] for hit in candidates})
         for a, hit in enumerate(candidates):
             title_terms = set(terms(hit.metadata.get("title", "")))
             text = texts[hit.article_id]

@@ -220,10 +220,10 @@ def holds(sentence: str, kind: str, question: str) -> float:
     (one, or three when the question asks for a plural: "which countries")."""
     if kind in PATTERNS or kind == "money":
         pattern = money_pattern() if kind == "money" else PATTERNS[kind]
-        asked = {m.group(0).lower() for m in pattern.finditer(question)}
+        asked = question_forms(kind, question)[0]
         return float(any(m.group(0).lower() not in asked for m in pattern.finditer(sentence)))
     if kind in ("person", "entity"):
-        asked = {w.lower() for w in re.findall(r"\w+", question)}
+        asked, wanted = question_forms(kind, question)
         new = {
             name
             for name in CAPITALISED.findall(sentence)
@@ -231,9 +231,19 @@ def holds(sentence: str, kind: str, question: str) -> float:
             # a sentence-initial capital is a name only when another capital follows it
             and (" " in name.strip() or not sentence.startswith(name))
         }
-        wanted = 3 if any(is_plural(noun) for noun in focus_nouns(question)) else 1
         return min(len(new), wanted) / wanted
     return 1.0
+
+
+@lru_cache(maxsize=256)
+def question_forms(kind: str, question: str) -> tuple[frozenset[str], int]:
+    """What `holds` reads from the question, once per question and kind: the things of that
+    kind it names itself (lower-cased; its words, for names) and how many names it wants."""
+    if kind in PATTERNS or kind == "money":
+        pattern = money_pattern() if kind == "money" else PATTERNS[kind]
+        return frozenset(m.group(0).lower() for m in pattern.finditer(question)), 1
+    words = frozenset(w.lower() for w in re.findall(r"\w+", question))
+    return words, 3 if any(is_plural(noun) for noun in focus_nouns(question)) else 1
 
 
 OUTCOME = re.compile(r"\b(eventually|finally|ultimately|in the end|end(s|ed)? up)\b", re.I)

@@ -170,7 +170,7 @@ def problems_after_restart(
     records = engine._store.records()
     if {i: m.get("content_hash") for i, m in records.items()} != want_hashes:
         problems.append("article records differ from the source (ids or hashes)")
-    sentences = engine._store.sentence_vectors(list(want_hashes))
+    sentences = engine._store.vectors_of(engine._store.texts(list(want_hashes)))
     if set(sentences) != set(want_hashes) or engine._store.sentences.count() != len(want_hashes):
         problems.append("sentence vectors missing or left over")
     keywords = KeywordIndexCache(engine._store, settings.data_dir / "keyword-index").get()

@@ -88,12 +88,28 @@ def test_sync_stores_sentence_vectors(fake_settings: Settings) -> None:
     engine = Engine(fake_settings)
     article = Article(id="pier", title="Towns rebuild their piers", text=LONG)
     engine.upsert(article)
-    stored = engine._store.sentence_vectors(["pier"])["pier"]
+    stored = engine._store.vectors_of({"pier": LONG})["pier"]
     assert len(stored.spans) == len(split_sentences(LONG))
     assert engine.texts(["pier"]) == {"pier": LONG}
     engine.delete("pier")
-    assert engine._store.sentence_vectors(["pier"]) == {}
+    assert engine._store.vectors_of({"pier": LONG}) == {}
     assert engine.texts(["pier"]) == {}
+
+
+def test_sentence_vectors_are_those_stored_with_the_text_the_answer_reads(
+    fake_settings: Settings,
+) -> None:
+    """The answerer reads an article's text, then its sentence vectors: they must belong to that
+    text, even when the article was stored again in between (by another replica)."""
+    engine = Engine(fake_settings)
+    engine.upsert(Article(id="pier", title="Towns rebuild their piers", text=LONG))
+    read = engine.texts(["pier"])
+    assert len(engine._store.vectors_of(read)["pier"].spans) == len(split_sentences(LONG))
+    shorter = "The pier reopened in May. It cost four million pounds."
+    engine.upsert(Article(id="pier", title="Towns rebuild their piers", text=shorter))
+    assert engine._store.vectors_of(read) == {}  # the stored vectors now belong to `shorter`
+    again = engine.texts(["pier"])
+    assert len(engine._store.vectors_of(again)["pier"].spans) == 2
 
 
 @pytest.mark.integration
