@@ -20,6 +20,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from newsdesk.index import Engine, Evaluator, Settings, load_questions
+from newsdesk.index.retrieval import DENSE_WEIGHT, KEYWORD_WEIGHT
 
 CANDIDATES = 40
 """Chunks each retriever gives before fusion, and fused chunks kept (as Newsdesk's)."""
@@ -67,9 +68,9 @@ def llama_retrievers(settings: Settings) -> dict[str, Callable[[str], list]]:
 
     return {
         "LlamaIndex QueryFusionRetriever, reciprocal_rerank": fusion("reciprocal_rerank").retrieve,
-        "LlamaIndex QueryFusionRetriever, relative_score 1.0/0.8": fusion(
-            "relative_score", [1.0, 0.8]
-        ).retrieve,
+        f"LlamaIndex QueryFusionRetriever, relative_score {DENSE_WEIGHT:g}/{KEYWORD_WEIGHT:g}": (
+            fusion("relative_score", [DENSE_WEIGHT, KEYWORD_WEIGHT]).retrieve
+        ),
         "LlamaIndex BM25Retriever alone": bm25.retrieve,
         "dense alone (LlamaIndex over Chroma)": dense.retrieve,
     }

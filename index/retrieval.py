@@ -15,7 +15,9 @@ from newsdesk.index.lexical import KeywordIndexCache
 from newsdesk.index.store import Store
 
 DENSE_WEIGHT = 1.0
-KEYWORD_WEIGHT = 0.8
+KEYWORD_WEIGHT = 1.25
+"""BM25's weight next to dense retrieval's in the fusion, chosen on the fit halves of every
+labelled set (`python -m bench.fit_fusion`; bench/ANSWERER.md)."""
 CANDIDATES = 40
 """Chunks taken from each retriever before fusion."""
 
@@ -124,7 +126,7 @@ class ScoredChunk(NodeWithScore):
 
 class HybridRetriever(BaseRetriever):
     """A LlamaIndex retriever fusing dense (Chroma) and BM25 chunks by relative score: each
-    retriever's scores min-max scaled to 0..1, weighted DENSE_WEIGHT : KEYWORD_WEIGHT (as
+    retriever's scores min-max scaled to 0..1, weighted DENSE_WEIGHT : `keyword_weight` (as
     LlamaIndex's QueryFusionRetriever in relative_score mode, which measured better than
     reciprocal ranks: bench/ENGINE.md). `retrieve()` returns the chunks of the `articles` best
     articles (an article ranks by its best chunk), best first, as ScoredChunk nodes.
@@ -139,6 +141,7 @@ class HybridRetriever(BaseRetriever):
         keywords: KeywordIndexCache,
         articles: int = 5,
         filters: Filters | None = None,
+        keyword_weight: float = KEYWORD_WEIGHT,
     ) -> None:
         super().__init__()
         self.store = store
@@ -146,11 +149,14 @@ class HybridRetriever(BaseRetriever):
         self.keywords = keywords
         self.articles = articles
         self.filters = filters or Filters()
+        self.keyword_weight = keyword_weight
 
     def configured(self, articles: int, filters: Filters | None = None) -> HybridRetriever:
         """The same retriever for another number of articles and filters (cheap: it shares
         the store and the keyword index)."""
-        return HybridRetriever(self.store, self.embedder, self.keywords, articles, filters)
+        return HybridRetriever(
+            self.store, self.embedder, self.keywords, articles, filters, self.keyword_weight
+        )
 
     def _retrieve(self, query_bundle: QueryBundle) -> list[NodeWithScore]:
         chunks = [c for article in self._best_articles(self._fuse(query_bundle)) for c in article]
@@ -213,11 +219,11 @@ class HybridRetriever(BaseRetriever):
             keyword_found.append(hit)
             if len(keyword_found) >= CANDIDATES:
                 break
-        total = DENSE_WEIGHT + KEYWORD_WEIGHT
+        total = DENSE_WEIGHT + self.keyword_weight
         for hit, share in relative([h.dense for h in dense_found], dense_found):
             hit.fused += share * DENSE_WEIGHT / total
         for hit, share in relative([h.keyword for h in keyword_found], keyword_found):
-            hit.fused += share * KEYWORD_WEIGHT / total
+            hit.fused += share * self.keyword_weight / total
         return sorted(hits.values(), key=lambda h: h.fused, reverse=True)
 
     def _fill(self, hits: list[ChunkHit]) -> None:

@@ -12,7 +12,7 @@ from llama_index.core.retrievers import BaseRetriever
 from llama_index.core.schema import NodeWithScore, QueryBundle
 
 from newsdesk.index import Answer, Engine, Filters, Settings
-from newsdesk.index.retrieval import ChunkHit, relative
+from newsdesk.index.retrieval import KEYWORD_WEIGHT, ChunkHit, ScoredChunk, relative
 
 BRIDGE_Q = "How much will the new harbour bridge cost?"
 
@@ -61,6 +61,20 @@ def test_retriever_serves_fused_chunks_best_first(fake_engine: Engine) -> None:
     assert all(n.node.get_content() and n.node.metadata.get("article_id") for n in nodes)
     assert len({n.node.metadata["article_id"] for n in nodes}) <= 5
     assert query.embedding  # embedded once, for the answerer too
+
+
+def test_keyword_weight_sets_how_much_bm25_counts(fake_engine: Engine) -> None:
+    """The fusion weight bench.fit_fusion chooses: BM25 alone decides with a huge weight,
+    dense retrieval alone with none."""
+    retriever = fake_engine.as_retriever(top_k=5)
+    orders = {}
+    for weight in (0.0, 1e6):
+        retriever.keyword_weight = weight
+        nodes = [n for n in retriever.retrieve(QueryBundle(BRIDGE_Q)) if isinstance(n, ScoredChunk)]
+        orders[weight] = nodes
+    assert orders[0.0][0].dense == max(n.dense for n in orders[0.0])
+    assert orders[1e6][0].keyword == max(n.keyword for n in orders[1e6]) > 0
+    assert fake_engine.as_retriever(top_k=3).keyword_weight == KEYWORD_WEIGHT
 
 
 def test_retriever_filters(fake_engine: Engine) -> None:
