@@ -23,9 +23,7 @@ from pathlib import Path
 
 from llama_index.core.schema import QueryBundle
 
-from newsdesk.index.config import Settings
-from newsdesk.index.engine import Engine
-from newsdesk.index.evaluate import CHECK, FIT, Evaluator, half, load_questions
+from newsdesk.index import CHECK, FIT, Engine, Evaluator, Settings, half, load_questions
 
 WEIGHTS = (0.3, 0.5, 0.8, 1.0, 1.25, 1.6, 2.0, 3.0)
 

@@ -33,8 +33,8 @@ BEYOND_THE_FACADE = {
         "index.engine",
         "index.evaluate",
     ),
-    # Builds LlamaIndex's own retrievers over the same index and model, to compare.
-    "bench/fusion.py": ("index.embeddings",),
+    # Builds LlamaIndex's own retrievers over the same index, model and fusion weights.
+    "bench/fusion.py": ("index.embeddings", "index.retrieval"),
 }
 """Front-end files allowed deeper into the core, and where."""
 
