@@ -441,9 +441,9 @@ class Store:
         )
 
     def vectors_of(self, texts: Mapping[str, str]) -> dict[str, SentenceVectors]:
-        """The stored sentence vectors of these articles as they were stored with exactly
-        these texts (id: text): from the rows `texts` read them from when it was those rows,
-        else read now. An article stored since with another text has none here."""
+        """The sentence vectors stored with exactly these texts (id: text): taken from the
+        rows `texts` last read when they hold the same text, else read now. An article stored
+        since with another text has none here."""
         with self._read_lock:
             rows = {i: self._read[i] for i in texts if i in self._read}
         missing = [i for i in texts if rows.get(i, {}).get("text") != texts[i]]
