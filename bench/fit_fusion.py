@@ -23,7 +23,16 @@ from pathlib import Path
 
 from llama_index.core.schema import QueryBundle
 
-from newsdesk.index import CHECK, FIT, Engine, Evaluator, Settings, half, load_questions
+from newsdesk.index import (
+    CHECK,
+    FIT,
+    Engine,
+    Evaluator,
+    Settings,
+    half,
+    load_conversations,
+    load_questions,
+)
 
 WEIGHTS = (0.3, 0.5, 0.8, 1.0, 1.25, 1.6, 2.0, 3.0)
 
@@ -39,18 +48,14 @@ class Labelled:
 
 
 def labelled(set_name: str, path: Path) -> list[Labelled]:
-    """The answerable questions of a question set, or the first turns of conversations."""
+    """The answerable questions of a question set, or the first turns of conversations (in
+    the half of their conversation, as `newsdesk eval --conversations` splits them)."""
     first = json.loads(next(line for line in path.open(encoding="utf-8") if line.strip()))
     if "turns" in first:
-        rows = [json.loads(line) for line in path.open(encoding="utf-8") if line.strip()]
-        return [
-            Labelled(set_name, str(r["id"]), r["turns"][0]["question"], r["turns"][0]["article"])
-            for r in rows
-            if r["turns"][0].get("article")
-        ]
-    return [
-        Labelled(set_name, q.id, q.question, q.article) for q in load_questions(path) if q.article
-    ]
+        turns = [(c.id, c.turns[0][0]) for c in load_conversations(path)]
+    else:
+        turns = [(q.id, q) for q in load_questions(path)]
+    return [Labelled(set_name, i, q.question, q.article) for i, q in turns if q.article]
 
 
 def ranks(engine: Engine, questions: list[Labelled]) -> list[dict[float, int | None]]:
