@@ -24,6 +24,9 @@ class Question:
     question: str
     article: str | None = None
     answers: list[str] = field(default_factory=list)
+    kind: str | None = None
+    """What sort of question it is, as its file says (unanswerable sets: near-miss, off-topic,
+    after the articles' time…): refusals are counted per kind too."""
 
 
 FIT = "fit"
@@ -51,6 +54,7 @@ class Outcome:
     """The answerer's confidence that the articles answer the question (None: not given)."""
     seconds: float
     retrieval_seconds: float
+    kind: str | None = None
 
     @property
     def half(self) -> str:
@@ -73,6 +77,8 @@ class Report:
     latency_p50_ms: float
     latency_p95_ms: float
     retrieval_p50_ms: float
+    refusal_by_kind: dict[str, tuple[int, int]] = field(default_factory=dict)
+    """Per kind of unanswerable question (Question.kind): (refused, asked)."""
     outcomes: list[Outcome] = field(default_factory=list)
 
     def to_dict(self, with_outcomes: bool = True) -> dict[str, Any]:
@@ -103,6 +109,13 @@ class Report:
             latency_p50_ms=percentile([o.seconds * 1000 for o in outcomes], 50),
             latency_p95_ms=percentile([o.seconds * 1000 for o in outcomes], 95),
             retrieval_p50_ms=percentile([o.retrieval_seconds * 1000 for o in outcomes], 50),
+            refusal_by_kind={
+                kind: (
+                    sum(not o.answered for o in bad if o.kind == kind),
+                    sum(o.kind == kind for o in bad),
+                )
+                for kind in sorted({o.kind for o in bad if o.kind})
+            },
             outcomes=outcomes,
         )
 
@@ -141,7 +154,7 @@ def jsonl_rows(path: Path, kind: str) -> Iterator[tuple[int, dict[str, Any]]]:
 
 
 def load_questions(path: Path) -> list[Question]:
-    """Questions from a JSON Lines file (keys: id, question, article?, answers?)."""
+    """Questions from a JSON Lines file (keys: id, question, article?, answers?, kind?)."""
     questions = []
     for number, row in jsonl_rows(path, "question"):
         try:
@@ -151,6 +164,7 @@ def load_questions(path: Path) -> list[Question]:
                     question=row["question"],
                     article=row.get("article"),
                     answers=list(row.get("answers") or []),
+                    kind=str(row["kind"]) if row.get("kind") else None,
                 )
             )
         except (KeyError, TypeError) as exc:
@@ -231,6 +245,7 @@ class Evaluator:
             confidence,
             seconds,
             retrieval,
+            q.kind,
         )
 
     def run(

@@ -205,7 +205,9 @@ def evaluate(
     unanswerable: Annotated[
         list[Path] | None,
         typer.Option(
-            "--unanswerable", help="JSON Lines of questions the articles cannot answer (repeat)."
+            "--unanswerable",
+            help="JSON Lines of questions the articles cannot answer (repeat); those with a "
+            "`kind` (near-miss, off-topic…) are also counted per kind.",
         ),
     ] = None,
     halves: Annotated[
@@ -289,6 +291,9 @@ def evaluate(
     ]
     for label, cell in rows:
         table.add_row(label, *(cell(r) for r in reports.values()))
+    for kind in sorted({k for r in reports.values() for k in r.refusal_by_kind}):
+        counts = (r.refusal_by_kind.get(kind) for r in reports.values())
+        table.add_row(f"  refused: {kind}", *(f"{c[0]} of {c[1]}" if c else "-" for c in counts))
     out.print(table)
     if show_curve:
         curve_table = Table(title="refusal / false refusal if refused below a confidence")

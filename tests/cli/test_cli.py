@@ -188,6 +188,41 @@ def test_eval_scores_conversations_turn_by_turn(tmp_path: Path) -> None:
     assert all(cell.endswith(" chars") for cell in table["mean answer length"])
 
 
+def test_eval_counts_refusals_per_kind_of_unanswerable_question(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    corpus = Path(__file__).parents[1] / "fixtures" / "corpus"
+    assert run(["ingest", str(corpus)], data).returncode == 0
+    answerable = tmp_path / "questions.jsonl"
+    bridge = {"id": "q1", "question": "How much will the new harbour bridge cost?",
+              "article": "world/harbour-bridge.txt", "answers": ["84 million pounds"]}  # fmt: skip
+    answerable.write_text(json.dumps(bridge) + "\n", encoding="utf-8")
+    unanswerable = tmp_path / "unanswerable.jsonl"
+    asked = [
+        ("u1", "Who will design the new harbour bridge?", "near-miss"),
+        ("u2", "Which team won the 1966 football World Cup final?", "off-topic"),
+        ("u3", "What is the capital city of Mongolia?", "off-topic"),
+    ]
+    unanswerable.write_text(
+        "".join(json.dumps({"id": i, "question": q, "kind": k}) + "\n" for i, q, k in asked),
+        encoding="utf-8",
+    )
+    args = ["eval", str(answerable), "--unanswerable", str(unanswerable)]
+    result = run(args, data, COLUMNS="200")
+    assert result.returncode == 0, result.stderr
+    table = {
+        line.split("│")[1].strip(): [cell.strip() for cell in line.split("│")[2:-1]]
+        for line in result.stdout.splitlines()
+        if line.startswith("│")
+    }
+    fit_and_check = {half(i) for i, _, _ in asked if i != "u1"}
+    *halves, everything = table["refused: off-topic"]
+    assert everything.endswith(" of 2") and everything[0] in "012"
+    assert table["refused: near-miss"][-1] in ("0 of 1", "1 of 1")
+    assert sum(cell != "-" for cell in halves) == len(fit_and_check)
+    refused = sum(int(table[f"refused: {k}"][-1][0]) for k in ("near-miss", "off-topic"))
+    assert table["refusal on unanswerable"][-1] == f"{refused / 3:.3f}"
+
+
 def test_help_paragraphs_flow_to_the_terminal_width() -> None:
     """Every command has a --help whose docstring paragraphs are reflowed, not broken where the
     source wraps (typer keeps single line breaks unless told to read Markdown)."""

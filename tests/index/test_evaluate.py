@@ -3,13 +3,25 @@
 from __future__ import annotations
 
 import hashlib
+import json
+from pathlib import Path
 
-from newsdesk.index.evaluate import CHECK, FIT, Outcome, Report, half, refusal_curve
+from newsdesk.index.evaluate import (
+    CHECK,
+    FIT,
+    Outcome,
+    Report,
+    half,
+    load_questions,
+    refusal_curve,
+)
 
 
-def outcome(qid: str, unanswerable: bool, answered: bool, confidence: float | None) -> Outcome:
+def outcome(
+    qid: str, unanswerable: bool, answered: bool, confidence: float | None, kind: str | None = None
+) -> Outcome:
     return Outcome(
-        qid, "q?", unanswerable, answered, "an answer", 1, answered, confidence, 0.01, 0.005
+        qid, "q?", unanswerable, answered, "an answer", 1, answered, confidence, 0.01, 0.005, kind
     )
 
 
@@ -50,3 +62,26 @@ def test_refusal_curve_counts_confidences_below_each_threshold() -> None:
         (0.5, 0.5, 0.5),
         (0.95, 1.0, 1.0),
     ]
+
+
+def test_refusals_are_counted_per_kind_of_unanswerable_question(tmp_path: Path) -> None:
+    rows = [
+        {"id": "u1", "question": "Who won?", "kind": "near-miss"},
+        {"id": "u2", "question": "Who lost?", "kind": "off-topic"},
+        {"id": "u3", "question": "Who drew?"},
+    ]
+    path = tmp_path / "unanswerable.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    assert [q.kind for q in load_questions(path)] == ["near-miss", "off-topic", None]
+
+    report = Report.of(
+        [
+            outcome("a", False, False, 0.1, "near-miss"),  # answerable: not counted
+            outcome("b", True, False, 0.2, "near-miss"),
+            outcome("c", True, True, 0.8, "near-miss"),
+            outcome("d", True, False, 0.1, "off-topic"),
+            outcome("e", True, True, 0.9),  # no kind: only in the overall refusal
+        ]
+    )
+    assert report.refusal_by_kind == {"near-miss": (1, 2), "off-topic": (1, 1)}
+    assert report.refusal == 0.5
