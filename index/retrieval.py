@@ -186,16 +186,15 @@ class HybridRetriever(BaseRetriever):
         return top
 
     def _fuse(self, query: QueryBundle) -> list[ChunkHit]:
-        """Dense and BM25 chunk rankings fused, best first. Chunks only BM25 found carry no
-        text or metadata yet (`_fill`), unless filters needed their metadata to admit them."""
+        """Dense and BM25 chunk rankings fused, best first. The chunks carry no text or
+        metadata yet (`_fill` reads them for the best articles' chunks only), unless filters
+        needed a BM25 hit's metadata to admit it."""
         filters = self.filters
         if query.embedding is None:
             query.embedding = self.embedder.get_query_embedding(query.query_str)
         hits: dict[str, ChunkHit] = {}
-        for cid, text, metadata, similarity in self.store.nearest(
-            query.embedding, CANDIDATES, filters.to_where()
-        ):
-            hits[cid] = ChunkHit(cid, text, metadata, dense=similarity)
+        for cid, similarity in self.store.nearest(query.embedding, CANDIDATES, filters.to_where()):
+            hits[cid] = ChunkHit(cid, "", {}, dense=similarity)
         dense_found = list(hits.values())
         # Without filters every BM25 hit counts, so only the first CANDIDATES can be ranked.
         keyword_hits = self.keywords.get().search(
@@ -227,8 +226,8 @@ class HybridRetriever(BaseRetriever):
         return sorted(hits.values(), key=lambda h: h.fused, reverse=True)
 
     def _fill(self, hits: list[ChunkHit]) -> None:
-        """Read the text and metadata of hits that have none yet (found by BM25 alone); a
-        chunk gone from the store (the keyword index can lag a write) keeps none."""
+        """Read the text and metadata of hits that have none yet, in one read; a chunk gone
+        from the store (the keyword index can lag a write) keeps none."""
         missing = [h for h in hits if not h.metadata]
         if not missing:
             return

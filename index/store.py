@@ -480,17 +480,17 @@ class Store:
 
     def nearest(
         self, vector: list[float], n: int, where: dict[str, Any] | None = None
-    ) -> list[tuple[str, str, dict[str, Any], float]]:
-        """The `n` chunks nearest a vector (that match `where`), nearest first, as (id, text,
-        metadata, cosine similarity): Chroma's cosine distance for this collection's
-        `{"hnsw": {"space": "cosine"}}` is 1 - cosine similarity."""
+    ) -> list[tuple[str, float]]:
+        """The `n` chunks nearest a vector (that match `where`), nearest first, as (id, cosine
+        similarity): Chroma's cosine distance for this collection's `{"hnsw": {"space":
+        "cosine"}}` is 1 - cosine similarity. Texts and metadata are left to `chunks_by_id`,
+        for the few chunks an answer reads."""
         found = self.chunks.query(
-            query_embeddings=[vector], n_results=n, where=where, include=["metadatas", "distances"]
+            query_embeddings=[vector], n_results=n, where=where, include=["distances"]
         )
-        rows = chunk_rows(found["ids"][0], found["metadatas"][0])
         return [
-            (i, text, meta, 1.0 - distance)
-            for (i, text, meta), distance in zip(rows, found["distances"][0], strict=True)
+            (i, 1.0 - distance)
+            for i, distance in zip(found["ids"][0], found["distances"][0], strict=True)
         ]
 
     def nearest_chunks(self, vector: list[float], n: int) -> list[str]:
