@@ -214,11 +214,10 @@ def test_eval_counts_refusals_per_kind_of_unanswerable_question(tmp_path: Path) 
         for line in result.stdout.splitlines()
         if line.startswith("│")
     }
-    fit_and_check = {half(i) for i, _, _ in asked if i != "u1"}
-    *halves, everything = table["refused: off-topic"]
-    assert everything.endswith(" of 2") and everything[0] in "012"
+    *per_half, everything = table["refused: off-topic"]  # fit, check, all
+    assert everything in ("0 of 2", "1 of 2", "2 of 2")
+    assert sum(cell != "-" for cell in per_half) == len({half("u2"), half("u3")})
     assert table["refused: near-miss"][-1] in ("0 of 1", "1 of 1")
-    assert sum(cell != "-" for cell in halves) == len(fit_and_check)
     refused = sum(int(table[f"refused: {k}"][-1][0]) for k in ("near-miss", "off-topic"))
     assert table["refusal on unanswerable"][-1] == f"{refused / 3:.3f}"
 
