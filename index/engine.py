@@ -2,21 +2,15 @@
 
 from __future__ import annotations
 
+import math
 import threading
 from collections.abc import Iterable, Iterator
 from contextlib import ExitStack, contextmanager
-from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from llama_index.core import VectorStoreIndex
 from llama_index.core.embeddings import BaseEmbedding
 from llama_index.core.schema import QueryBundle
-from llama_index.core.vector_stores import (
-    FilterOperator,
-    MetadataFilter,
-    MetadataFilters,
-)
 
 from newsdesk.index.answer.base import Answerer
 from newsdesk.index.answer.extractive import ExtractiveAnswerer
@@ -282,24 +276,13 @@ class Engine:
         """The embedding of a passage."""
         return self._embedder.get_text_embedding(text)
 
-    @cached_property
-    def _vector_index(self) -> VectorStoreIndex:
-        """The chunks as a LlamaIndex vector index (for `nearest_score`)."""
-        from llama_index.vector_stores.chroma import ChromaVectorStore
-
-        vector_store = ChromaVectorStore(chroma_collection=self._store.chunks)
-        return VectorStoreIndex.from_vector_store(vector_store, embed_model=self._embedder)
-
-    def nearest_score(self, query: QueryBundle, among: list[str] | None = None) -> float:
-        """LlamaIndex's score (higher is nearer) of the chunk nearest the query, among the
-        chunks of articles `among` when given; 0.0 when there is none. (The follow-up model
-        was fitted on this score, ChromaVectorStore's exp(-distance).)"""
-        filters = None
-        if among:
-            only = MetadataFilter(key="article_id", value=among, operator=FilterOperator.IN)
-            filters = MetadataFilters(filters=[only])
-        found = self._vector_index.as_retriever(similarity_top_k=1, filters=filters).retrieve(query)
-        return float(found[0].score or 0.0) if found else 0.0
+    def nearest_score(self, vector: list[float], among: list[str] | None = None) -> float:
+        """How near the chunk nearest a query vector is (among the chunks of articles `among`
+        when given): exp(-cosine distance), the score LlamaIndex's ChromaVectorStore gives and
+        the follow-up model was fitted on; 0.0 when there is none."""
+        where = {"article_id": {"$in": among}} if among else None
+        found = self._store.nearest(vector, 1, where)
+        return math.exp(found[0][1] - 1.0) if found else 0.0
 
     def vector_search(self, question: str, n: int = CANDIDATES) -> list[str]:
         """Ids of the `n` chunks nearest the question by the vector store alone: the floor

@@ -25,8 +25,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from llama_index.core.schema import QueryBundle
-
 from newsdesk.index.answer.base import Asked
 from newsdesk.index.retrieval import ArticleHit
 
@@ -144,15 +142,11 @@ class Resolver:
     ) -> dict[str, float]:
         """The model's features of `question` (embedded as `vector`, unless None) asked in a
         conversation about `about` that cited the articles `cited`."""
-        query = QueryBundle(question, embedding=vector or self.engine.embed_query(question))
-        similarity = cosine(query.embedding or [], self.engine.embed_text(about))
-        alone = self.nearest(query)
-        gap = self.nearest(query, cited[:CONTEXT_TURNS]) - alone if cited else -1.0
+        vector = vector or self.engine.embed_query(question)
+        similarity = cosine(vector, self.engine.embed_text(about))
+        alone = self.engine.nearest_score(vector)
+        gap = self.engine.nearest_score(vector, cited[:CONTEXT_TURNS]) - alone if cited else -1.0
         return features(question, similarity, alone, gap)
-
-    def nearest(self, query: QueryBundle, among: list[str] | None = None) -> float:
-        """The similarity of the indexed chunk nearest to the query (of these articles)."""
-        return self.engine.nearest_score(query, among)
 
     def probability(
         self, question: str, about: str, cited: list[str], vector: list[float] | None = None
