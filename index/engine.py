@@ -280,9 +280,12 @@ class Engine:
         """How near the chunk nearest a query vector is (among the chunks of articles `among`
         when given): exp(-cosine distance), the score LlamaIndex's ChromaVectorStore gives and
         the follow-up model was fitted on; 0.0 when there is none."""
-        where = {"article_id": {"$in": among}} if among else None
-        found = self._store.nearest(vector, 1, where)
-        return math.exp(found[0][1] - 1.0) if found else 0.0
+        if among:
+            similarity = self._store.nearest_among(vector, among)
+        else:
+            found = self._store.nearest(vector, 1)
+            similarity = found[0][1] if found else None
+        return 0.0 if similarity is None else math.exp(similarity - 1.0)
 
     def vector_search(self, question: str, n: int = CANDIDATES) -> list[str]:
         """Ids of the `n` chunks nearest the question by the vector store alone: the floor

@@ -14,6 +14,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
 
+import numpy as np
+
 from newsdesk.index.config import Settings
 from newsdesk.index.errors import (
     ArticleNotFound,
@@ -492,6 +494,19 @@ class Store:
             (i, 1.0 - distance)
             for i, distance in zip(found["ids"][0], found["distances"][0], strict=True)
         ]
+
+    def nearest_among(self, vector: list[float], article_ids: list[str]) -> float | None:
+        """The cosine similarity of the chunk of these few articles nearest a vector, None
+        when they have none. Exact: their chunk vectors are read and compared, which is
+        cheaper than a filtered index search for a handful of articles."""
+        found = self.chunks.get(where={"article_id": {"$in": article_ids}}, include=["embeddings"])
+        vectors = found["embeddings"]
+        if vectors is None or len(vectors) == 0:
+            return None
+        rows = np.asarray(vectors, dtype=np.float64)
+        query = np.asarray(vector, dtype=np.float64)
+        norms = np.linalg.norm(rows, axis=1) * (np.linalg.norm(query) or 1.0)
+        return float(np.max(rows @ query / np.where(norms > 0, norms, 1.0)))
 
     def nearest_chunks(self, vector: list[float], n: int) -> list[str]:
         """Ids of the `n` chunks nearest a vector, straight from Chroma."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -61,6 +62,28 @@ def test_retriever_serves_fused_chunks_best_first(fake_engine: Engine) -> None:
     assert all(n.node.get_content() and n.node.metadata.get("article_id") for n in nodes)
     assert len({n.node.metadata["article_id"] for n in nodes}) <= 5
     assert query.embedding  # embedded once, for the answerer too
+
+
+def test_nearest_score_among_articles_is_the_vector_stores_own(fake_engine: Engine) -> None:
+    """The follow-up model's nearest-chunk score among a few articles, computed exactly, is
+    what Chroma's filtered search gives (exp(-distance), as LlamaIndex scores it)."""
+    vector = fake_engine.embed_query(BRIDGE_Q)
+    chunks = fake_engine.chroma_client.get_collection(fake_engine.settings.collection)
+    articles = [["world/harbour-bridge.txt"], ["world/glacier.md", "tech/logo.txt"]]
+    for among in articles:
+        found = chunks.query(
+            query_embeddings=[vector],
+            n_results=1,
+            where={"article_id": {"$in": among}},
+            include=["distances"],
+        )
+        expected = math.exp(-found["distances"][0][0])
+        assert fake_engine.nearest_score(vector, among) == pytest.approx(expected, abs=1e-6)
+    everything = chunks.query(query_embeddings=[vector], n_results=1, include=["distances"])
+    assert fake_engine.nearest_score(vector) == pytest.approx(
+        math.exp(-everything["distances"][0][0]), abs=1e-6
+    )
+    assert fake_engine.nearest_score(vector, ["no/such-article.txt"]) == 0.0
 
 
 def test_keyword_weight_sets_how_much_bm25_counts(fake_engine: Engine) -> None:
