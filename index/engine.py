@@ -291,7 +291,7 @@ class Engine:
         """Ids of the `n` chunks nearest the question by the vector store alone: the floor
         under every `ask` (for benchmarks)."""
         vector = self._embedder.get_query_embedding(question)
-        return self._store.nearest_chunks(vector, n)
+        return [chunk_id for chunk_id, _ in self._store.nearest(vector, n)]
 
     def article(self, article_id: str) -> tuple[str, dict[str, Any]]:
         """One article's full text and metadata (ArticleNotFound if it is not indexed)."""

@@ -508,11 +508,6 @@ class Store:
         norms = np.linalg.norm(rows, axis=1) * (np.linalg.norm(query) or 1.0)
         return float(np.max(rows @ query / np.where(norms > 0, norms, 1.0)))
 
-    def nearest_chunks(self, vector: list[float], n: int) -> list[str]:
-        """Ids of the `n` chunks nearest a vector, straight from Chroma."""
-        found = self.chunks.query(query_embeddings=[vector], n_results=n, include=[])
-        return list(found["ids"][0])
-
     def chunks_by_id(self, ids: list[str]) -> dict[str, tuple[str, dict[str, Any]]]:
         """Chunk texts and metadata for the given ids."""
         if not ids:
