@@ -24,7 +24,7 @@ from newsdesk.index.errors import (
     ModelMismatch,
     StoreUnavailable,
 )
-from newsdesk.index.sentence_vectors import SentenceVectors
+from newsdesk.index.sentence_vectors import SentenceVectors, unit
 
 if TYPE_CHECKING:
     from llama_index.core.schema import TextNode
@@ -503,10 +503,9 @@ class Store:
         vectors = found["embeddings"]
         if vectors is None or len(vectors) == 0:
             return None
-        rows = np.asarray(vectors, dtype=np.float64)
-        query = np.asarray(vector, dtype=np.float64)
-        norms = np.linalg.norm(rows, axis=1) * (np.linalg.norm(query) or 1.0)
-        return float(np.max(rows @ query / np.where(norms > 0, norms, 1.0)))
+        rows = unit(np.asarray(vectors, dtype=np.float64))
+        query = unit(np.asarray([vector], dtype=np.float64))[0]
+        return float(np.max(rows @ query))
 
     def chunks_by_id(self, ids: list[str]) -> dict[str, tuple[str, dict[str, Any]]]:
         """Chunk texts and metadata for the given ids."""
